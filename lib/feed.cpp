@@ -1,0 +1,432 @@
+#include "feed.hpp"
+
+#include "base64.hpp"
+#include "log.hpp"
+#include "task_group.hpp"
+#include "tls.hpp"
+#include "units.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <algorithm>
+
+namespace wsgather {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using boost::system::error_code;
+using std::chrono::steady_clock;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+using PlainWs = websocket::stream<beast::tcp_stream>;
+using SecureWs = websocket::stream<TlsStream>;
+
+template <class Ws> constexpr bool is_secure = std::is_same_v<Ws, SecureWs>;
+
+// A server may ask for any delay; past an hour, wsgather retries anyway.
+constexpr Duration longest_retry_after = std::chrono::hours(1);
+
+// A message buffer that grew for one large message is given back once that
+// message is written, so an idle feed holds little memory.
+constexpr std::size_t kept_buffer_bytes = 1u << 20;
+
+// Clears the stop hook when a step that installed it ends, so stop() never
+// reaches into a coroutine frame that is gone.
+class StopHook {
+public:
+    StopHook(std::function<void()>& slot, std::function<void()> hook) : slot_(slot) { slot_ = std::move(hook); }
+    ~StopHook() { slot_ = nullptr; }
+    StopHook(const StopHook&) = delete;
+    StopHook& operator=(const StopHook&) = delete;
+
+private:
+    std::function<void()>& slot_;
+};
+
+Duration remaining(steady_clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<Duration>(deadline - steady_clock::now());
+    return std::max(left, Duration(1));
+}
+
+std::string describe_close(const websocket::close_reason& close) {
+    std::string text = fmt::format("code {}", static_cast<unsigned>(close.code));
+    if (!close.reason.empty()) text += fmt::format(" \"{}\"", std::string_view(close.reason.data(), close.reason.size()));
+    return text;
+}
+
+// Names of the extensions in a Sec-WebSocket-Extensions value, parameters dropped.
+std::vector<std::string_view> extension_names(std::string_view value) {
+    std::vector<std::string_view> names;
+    while (!value.empty()) {
+        auto comma = value.find(',');
+        std::string_view item = value.substr(0, comma);
+        value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+        item = item.substr(0, item.find(';'));
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (!item.empty()) names.push_back(item);
+    }
+    return names;
+}
+
+}  // namespace
+
+Feed::Feed(asio::any_io_executor executor, asio::ssl::context& tls, const FeedSpec& spec, const Options& options,
+           LineChannel& lines, Quota& quota)
+    : executor_(executor),
+      tls_(tls),
+      spec_(spec),
+      options_(options),
+      lines_(lines),
+      quota_(quota),
+      envelope_(options.output.format, spec.name),
+      backoff_(options.reconnect.backoff_min, options.reconnect.backoff_max),
+      resolver_(executor),
+      resolve_timer_(executor),
+      backoff_timer_(executor),
+      ping_timer_(executor) {}
+
+void Feed::stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    backoff_timer_.cancel();
+    if (on_stop_) on_stop_();
+}
+
+asio::awaitable<FeedOutcome> Feed::run() {
+    const ReconnectOptions& policy = options_.reconnect;
+    if (spec_.tls && options_.tls.insecure)
+        log::warning(spec_.name, "TLS certificate verification is off (--insecure)");
+    std::uint64_t failures = 0;
+    while (!stopping_) {
+        // Not a ?: expression: GCC 12 destroys the result of a co_await in
+        // a conditional operator twice.
+        Attempt attempt;
+        if (spec_.tls) attempt = co_await this->attempt<SecureWs>();
+        else attempt = co_await this->attempt<PlainWs>();
+        if (stopping_) break;
+
+        if (attempt.connected) failures = 0;
+        else ++failures;
+        if (attempt.connected && attempt.up_for >= policy.backoff_max) backoff_.reset();
+
+        if (attempt.give_up) {
+            log::error(spec_.name, "{}; giving up", attempt.reason);
+            co_return FeedOutcome::failed;
+        }
+        if (!policy.enabled) {
+            if (attempt.clean) {
+                log::info(spec_.name, "{}", attempt.reason);
+                co_return FeedOutcome::ended;
+            }
+            log::error(spec_.name, "{}", attempt.reason);
+            co_return FeedOutcome::failed;
+        }
+        if (policy.max_retries != 0 && failures >= policy.max_retries) {
+            log::error(spec_.name, "{}; giving up after {} failed attempt{}", attempt.reason, failures,
+                       failures == 1 ? "" : "s");
+            co_return FeedOutcome::failed;
+        }
+
+        Duration delay = backoff_.next();
+        if (attempt.retry_after) delay = std::max(delay, std::min(*attempt.retry_after, longest_retry_after));
+        if (attempt.clean) log::info(spec_.name, "{}; reconnecting in {}", attempt.reason, format_duration(delay));
+        else log::warning(spec_.name, "{}; reconnecting in {}", attempt.reason, format_duration(delay));
+        backoff_timer_.expires_after(delay);
+        co_await backoff_timer_.async_wait(use_tuple);  // stop() cancels it
+    }
+    co_return FeedOutcome::stopped;
+}
+
+asio::awaitable<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_clock::time_point deadline,
+                                                                     Attempt& result) {
+    // getaddrinfo cannot be interrupted; cancelling abandons its answer.
+    StopHook hook(on_stop_, [this] { resolver_.cancel(); });
+    bool timed_out = false;
+    resolving_ = true;
+    resolve_timer_.expires_at(deadline);
+    resolve_timer_.async_wait([this, &timed_out](error_code ec) {
+        if (ec || !resolving_) return;
+        timed_out = true;
+        resolver_.cancel();
+    });
+    auto [ec, endpoints] = co_await resolver_.async_resolve(spec_.host, spec_.port, use_tuple);
+    resolving_ = false;
+    resolve_timer_.cancel();
+    if (timed_out)
+        result.reason = fmt::format("cannot resolve {}: no answer within {}", spec_.host,
+                                    format_duration(options_.connect.connect_timeout));
+    else if (ec)
+        result.reason = fmt::format("cannot resolve {}: {}", spec_.host, ec.message());
+    co_return endpoints;
+}
+
+template <class Ws>
+asio::awaitable<Feed::Attempt> Feed::attempt() {
+    const ConnectOptions& connect = options_.connect;
+    Attempt result;
+    auto deadline = steady_clock::now() + connect.connect_timeout;
+
+    auto endpoints = co_await resolve(deadline, result);
+    if (!result.reason.empty() || stopping_) co_return result;
+
+    std::optional<Ws> ws;
+    if constexpr (is_secure<Ws>) ws.emplace(executor_, tls_);
+    else ws.emplace(executor_);
+    beast::tcp_stream& tcp = beast::get_lowest_layer(*ws);
+    StopHook hook(on_stop_, [&tcp] { tcp.cancel(); });
+
+    // TCP: the stream's own timer bounds connect and TLS together.
+    tcp.expires_at(deadline);
+    auto [connect_error, endpoint] = co_await tcp.async_connect(endpoints, use_tuple);
+    if (connect_error) {
+        result.reason = connect_error == beast::error::timeout
+                            ? fmt::format("cannot connect to {}: no answer within {}", spec_.host_header,
+                                          format_duration(connect.connect_timeout))
+                            : fmt::format("cannot connect to {}: {}", spec_.host_header, connect_error.message());
+        co_return result;
+    }
+    tcp.socket().set_option(asio::ip::tcp::no_delay(true));
+
+    if constexpr (is_secure<Ws>) {
+        prepare_tls_stream(ws->next_layer(), spec_.host, options_.tls.insecure);
+        auto [tls_error] = co_await ws->next_layer().async_handshake(asio::ssl::stream_base::client, use_tuple);
+        if (tls_error) {
+            std::string problem = certificate_problem(ws->next_layer());
+            if (!problem.empty()) {
+                result.reason = fmt::format("TLS certificate of {} rejected: {}", spec_.host_header, problem);
+                result.give_up = true;  // the same certificate will be rejected again
+            } else if (tls_error == beast::error::timeout) {
+                result.reason = fmt::format("TLS handshake with {}: no answer within {}", spec_.host_header,
+                                            format_duration(connect.connect_timeout));
+            } else {
+                result.reason = fmt::format("TLS handshake with {} failed: {}", spec_.host_header, tls_error.message());
+            }
+            co_return result;
+        }
+    }
+
+    // WebSocket: from here on the websocket stream keeps its own timers.
+    tcp.expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = remaining(deadline);
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    ws->set_option(timeouts);
+    ws->set_option(websocket::stream_base::decorator([this](websocket::request_type& request) {
+        request.set(http::field::user_agent, "wsgather/" WSGATHER_VERSION);
+        if (!spec_.userinfo.empty()) {
+            std::string credentials = "Basic ";
+            append_base64(spec_.userinfo, credentials);
+            request.set(http::field::authorization, credentials);
+        }
+        if (!options_.connect.subprotocols.empty()) {
+            std::string offered;
+            for (const std::string& p : options_.connect.subprotocols) offered += (offered.empty() ? "" : ", ") + p;
+            request.set(http::field::sec_websocket_protocol, offered);
+        }
+        // A header given with -H replaces a default of the same name.
+        for (const Header& h : options_.connect.headers) request.erase(h.name);
+        for (const Header& h : options_.connect.headers) request.insert(h.name, h.value);
+    }));
+    ws->read_message_max(connect.max_message_size);
+    if (connect.compress) {
+        websocket::permessage_deflate deflate;
+        deflate.client_enable = true;
+        ws->set_option(deflate);
+    }
+
+    websocket::response_type answer;
+    auto [handshake_error] = co_await ws->async_handshake(answer, spec_.host_header, spec_.target, use_tuple);
+    if (handshake_error == websocket::error::upgrade_declined) {
+        explain_handshake_answer(answer.result_int(), answer.reason(), answer[http::field::retry_after], result);
+        co_return result;
+    }
+    if (handshake_error) {
+        result.reason = handshake_error == beast::error::timeout
+                            ? fmt::format("WebSocket handshake with {}: no answer within {}", spec_.host_header,
+                                          format_duration(connect.connect_timeout))
+                            : fmt::format("WebSocket handshake with {} failed: {}", spec_.host_header,
+                                          handshake_error.message());
+        co_return result;
+    }
+    // Beast 1.81 checks neither of these itself.
+    std::string problem = check_handshake_answer(answer[http::field::sec_websocket_protocol],
+                                                 answer[http::field::sec_websocket_extensions]);
+    if (!problem.empty()) {
+        result.reason = problem;
+        co_return result;  // the stream is dropped without a close handshake: the peer broke the protocol
+    }
+
+    result.connected = true;
+    ++conn_;
+    auto subprotocol = answer[http::field::sec_websocket_protocol];
+    if (subprotocol.empty()) log::info(spec_.name, "connected to {} (conn {})", spec_.url, conn_);
+    else log::info(spec_.name, "connected to {} (conn {}, subprotocol {})", spec_.url, conn_, std::string_view(subprotocol));
+
+    // The handshake timeout now bounds the wait for the server's close reply.
+    timeouts.handshake_timeout = connect.close_timeout;
+    ws->set_option(timeouts);
+    auto up_since = steady_clock::now();
+    co_await session(*ws, result);
+    result.up_for = steady_clock::now() - up_since;
+    co_return result;
+}
+
+void Feed::explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after,
+                                    Attempt& result) {
+    result.reason = fmt::format("server refused the WebSocket upgrade: HTTP {} {}", status, reason);
+    if (status == 401 || status == 403 || status == 404) {
+        result.give_up = true;
+        return;
+    }
+    if ((status == 429 || status >= 500) && !retry_after.empty()) {
+        result.retry_after = parse_retry_after(retry_after, std::chrono::system_clock::now());
+        if (result.retry_after) result.reason += fmt::format(" (Retry-After: {})", retry_after);
+    }
+}
+
+std::string Feed::check_handshake_answer(std::string_view subprotocol, std::string_view extensions) const {
+    const auto& offered = options_.connect.subprotocols;
+    if (!subprotocol.empty() && std::find(offered.begin(), offered.end(), subprotocol) == offered.end()) {
+        if (offered.empty())
+            return fmt::format("server selected subprotocol '{}' that was not offered", subprotocol);
+        std::string list;
+        for (const std::string& p : offered) list += (list.empty() ? "" : ", ") + p;
+        return fmt::format("server selected subprotocol '{}', not one of those offered ({})", subprotocol, list);
+    }
+    for (std::string_view name : extension_names(extensions)) {
+        if (name != "permessage-deflate" || !options_.connect.compress)
+            return fmt::format("server enabled extension '{}' that was not offered", name);
+    }
+    return {};
+}
+
+template <class Ws>
+asio::awaitable<void> Feed::session(Ws& ws, Attempt& result) {
+    // The close and the liveness check run beside the reader, and all of them
+    // finish before the stream goes away.
+    TaskGroup tasks(executor_);
+    bool closing = false;
+    StopHook hook(on_stop_, [&] {
+        if (std::exchange(closing, true)) return;
+        tasks.spawn(close(ws));
+    });
+    session_over_ = false;
+    peer_dead_ = false;
+    paused_ = false;
+    last_frame_ = steady_clock::now();
+    // Pongs, pings and close frames never complete a read: count them here.
+    ws.control_callback([this](websocket::frame_type, beast::string_view) { last_frame_ = steady_clock::now(); });
+
+    for (const std::string& text : options_.connect.send) {
+        if (stopping_) break;
+        ws.text(true);
+        auto [ec, n] = co_await ws.async_write(asio::buffer(text), use_tuple);
+        if (ec) {
+            result.reason = fmt::format("cannot send subscribe message: {}", ec.message());
+            break;
+        }
+    }
+    if (result.reason.empty() && !stopping_) {
+        if (options_.connect.ping_interval.count() > 0) tasks.spawn(watch_liveness(ws));
+        co_await read_messages(ws, result);
+    }
+    session_over_ = true;
+    ping_timer_.cancel();
+    co_await tasks.join();
+}
+
+template <class Ws>
+asio::awaitable<void> Feed::read_messages(Ws& ws, Attempt& result) {
+    beast::flat_buffer buffer;
+    while (!stopping_) {
+        // Frame by frame, so that every frame counts as a sign of life.
+        do {
+            auto [ec, n] = co_await ws.async_read_some(buffer, 0, use_tuple);
+            last_frame_ = steady_clock::now();
+            if (!ec) continue;
+            if (stopping_) co_return;
+            if (ec == websocket::error::closed) {
+                auto code = ws.reason().code;
+                result.clean = code == websocket::close_code::normal || code == websocket::close_code::going_away;
+                result.reason = fmt::format("server closed the connection ({})", describe_close(ws.reason()));
+            } else if (peer_dead_) {
+                result.reason = fmt::format("no answer within {} of a ping: the server is unresponsive",
+                                            format_duration(options_.connect.ping_timeout));
+            } else if (ec == websocket::error::message_too_big) {
+                result.reason = fmt::format("a message exceeded the maximum message size ({})",
+                                            format_size(options_.connect.max_message_size));
+            } else if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+                result.reason = "server dropped the connection without a close frame";
+            } else {
+                result.reason = fmt::format("connection lost: {}", ec.message());
+            }
+            co_return;
+        } while (!ws.is_message_done());
+
+        auto received = std::chrono::system_clock::now();
+        if (!quota_.take()) co_return;  // --count reached; stop() is under way
+        auto kind = ws.got_binary() ? MessageKind::binary : MessageKind::text;
+        auto data = buffer.cdata();
+        std::string line = envelope_.line(++seq_, conn_, received, kind,
+                                          std::string_view(static_cast<const char*>(data.data()), data.size()));
+        buffer.consume(buffer.size());
+        if (buffer.capacity() > kept_buffer_bytes) buffer.shrink_to_fit();
+
+        // A full channel holds this coroutine here: the socket is not read
+        // and TCP flow control slows the server down.
+        paused_ = true;
+        auto [ec] = co_await lines_.async_send(error_code{}, std::move(line), use_tuple);
+        paused_ = false;
+        last_frame_ = steady_clock::now();
+        if (ec) co_return;
+    }
+}
+
+template <class Ws>
+asio::awaitable<void> Feed::watch_liveness(Ws& ws) {
+    const ConnectOptions& connect = options_.connect;
+    while (!session_over_) {
+        ping_timer_.expires_after(connect.ping_interval);
+        co_await ping_timer_.async_wait(use_tuple);
+        if (session_over_) co_return;
+        // While the reader waits for room in the channel it cannot see a
+        // pong, so there is nothing to check.
+        if (paused_) continue;
+        auto sent = steady_clock::now();
+        auto [ping_error] = co_await ws.async_ping({}, use_tuple);
+        if (ping_error || session_over_) co_return;
+        ping_timer_.expires_after(connect.ping_timeout);
+        co_await ping_timer_.async_wait(use_tuple);
+        if (session_over_) co_return;
+        if (!paused_ && last_frame_ < sent) {
+            peer_dead_ = true;
+            // Closing the socket, not cancelling the read, is the safe way
+            // to end a Beast read in progress (beast#1117).
+            error_code ignored;
+            beast::get_lowest_layer(ws).socket().close(ignored);
+            co_return;
+        }
+    }
+}
+
+template <class Ws>
+asio::awaitable<void> Feed::close(Ws& ws) {
+    auto [ec] = co_await ws.async_close(websocket::close_code::normal, use_tuple);
+    if (ec && ec != asio::error::operation_aborted)
+        log::debug(spec_.name, "close handshake did not complete: {}", ec.message());
+}
+
+}  // namespace wsgather

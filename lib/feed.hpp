@@ -1,0 +1,91 @@
+// One feed: connect, TLS, WebSocket handshake, subscribe, read; and around
+// that, reconnect with backoff until it is stopped or gives up. Every message
+// becomes a line in the shared channel; a full channel pauses the reading.
+#pragma once
+
+#include "backoff.hpp"
+#include "channel.hpp"
+#include "envelope.hpp"
+#include "options.hpp"
+#include "quota.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace wsgather {
+
+enum class FeedOutcome {
+    stopped,  // stop() was called
+    ended,    // without reconnecting, the server closed normally
+    failed,   // gave up: a permanent error, --max-retries, or --no-reconnect after an error
+};
+
+class Feed {
+public:
+    Feed(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls, const FeedSpec& spec,
+         const Options& options, LineChannel& lines, Quota& quota);
+    Feed(const Feed&) = delete;
+    Feed& operator=(const Feed&) = delete;
+
+    boost::asio::awaitable<FeedOutcome> run();
+
+    // Ends the feed cleanly from any state: an open connection is closed with
+    // code 1000, a connection attempt or a backoff wait is abandoned.
+    void stop();
+
+    const std::string& name() const { return spec_.name; }
+
+private:
+    // How one connection attempt ended.
+    struct Attempt {
+        bool connected = false;   // the WebSocket handshake succeeded
+        bool give_up = false;     // retrying cannot help
+        bool clean = false;       // the server closed with 1000 or 1001
+        std::chrono::steady_clock::duration up_for{};
+        std::optional<Duration> retry_after;
+        std::string reason;
+    };
+
+    template <class Ws> boost::asio::awaitable<Attempt> attempt();
+    template <class Ws> boost::asio::awaitable<void> session(Ws& ws, Attempt& result);
+    template <class Ws> boost::asio::awaitable<void> read_messages(Ws& ws, Attempt& result);
+    template <class Ws> boost::asio::awaitable<void> watch_liveness(Ws& ws);
+    template <class Ws> boost::asio::awaitable<void> close(Ws& ws);
+    boost::asio::awaitable<boost::asio::ip::tcp::resolver::results_type> resolve(
+        std::chrono::steady_clock::time_point deadline, Attempt& result);
+    void explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after, Attempt& result);
+    std::string check_handshake_answer(std::string_view subprotocol, std::string_view extensions) const;
+
+    boost::asio::any_io_executor executor_;
+    boost::asio::ssl::context& tls_;
+    const FeedSpec& spec_;
+    const Options& options_;
+    LineChannel& lines_;
+    Quota& quota_;
+    Envelope envelope_;
+    Backoff backoff_;
+
+    boost::asio::ip::tcp::resolver resolver_;
+    boost::asio::steady_timer resolve_timer_;
+    boost::asio::steady_timer backoff_timer_;
+    boost::asio::steady_timer ping_timer_;
+
+    std::uint64_t seq_ = 0;   // messages written, across connections
+    std::uint64_t conn_ = 0;  // successful handshakes
+    bool stopping_ = false;
+    bool resolving_ = false;
+    bool session_over_ = false;
+    bool paused_ = false;      // waiting for room in the channel, not reading
+    bool peer_dead_ = false;   // the liveness check closed the socket
+    std::chrono::steady_clock::time_point last_frame_;
+    std::function<void()> on_stop_;  // how stop() interrupts the current step
+};
+
+}  // namespace wsgather

@@ -1,0 +1,82 @@
+#include "feed_url.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+#include <fmt/format.h>
+
+namespace wsgather {
+namespace {
+
+// Names go into JSON and log lines: keep them printable and one word.
+bool valid_name(std::string_view name) {
+    if (name.empty()) return false;
+    for (unsigned char c : name)
+        if (c <= 0x20 || c == 0x7f) return false;
+    return true;
+}
+
+}  // namespace
+
+FeedSpec parse_feed_argument(std::string_view argument) {
+    // A name may only come before the scheme: "a=ws://h/?x=1" has name "a",
+    // "ws://h/?x=1" has none even though it holds a '='.
+    std::string_view name, url = argument;
+    auto scheme_end = argument.find("://");
+    auto equals = argument.find('=');
+    if (equals != std::string_view::npos && (scheme_end == std::string_view::npos || equals < scheme_end)) {
+        name = argument.substr(0, equals);
+        url = argument.substr(equals + 1);
+        if (!valid_name(name))
+            throw FeedUrlError(fmt::format("invalid feed name '{}' in '{}': a name must be non-empty, "
+                                           "without spaces or control characters", name, argument));
+    }
+
+    auto parsed = boost::urls::parse_uri(std::string_view(url));
+    if (!parsed)
+        throw FeedUrlError(fmt::format("invalid URL '{}': {}", url, parsed.error().message()));
+    const auto& u = *parsed;
+
+    FeedSpec spec;
+    spec.url = std::string(url);
+    if (u.has_password()) {
+        // spec.url is what logs show: never the password.
+        boost::urls::url redacted(u);
+        redacted.set_password("***");
+        spec.url = std::string(redacted.buffer());
+    }
+    std::string scheme(u.scheme());
+    if (scheme == "ws") spec.tls = false;
+    else if (scheme == "wss") spec.tls = true;
+    else throw FeedUrlError(fmt::format("unsupported scheme '{}' in '{}': use ws:// or wss://", scheme, url));
+
+    if (!u.has_authority() || u.encoded_host().empty())
+        throw FeedUrlError(fmt::format("invalid URL '{}': no host", url));
+    if (u.host_type() == boost::urls::host_type::ipvfuture)
+        throw FeedUrlError(fmt::format("invalid URL '{}': unsupported host", url));
+    if (u.has_port()) {
+        if (u.port().empty() || u.port_number() == 0)
+            throw FeedUrlError(fmt::format("invalid URL '{}': bad port '{}'", url, std::string_view(u.port())));
+    }
+    if (u.has_fragment())
+        throw FeedUrlError(fmt::format("invalid URL '{}': a WebSocket URL cannot have a #fragment", url));
+
+    // host_address() drops the brackets of an IPv6 literal, which DNS and
+    // certificate checks need; the Host header keeps them.
+    spec.host = std::string(u.host_address());
+    spec.port = u.has_port() ? std::string(u.port()) : std::string(spec.tls ? "443" : "80");
+    spec.host_header = std::string(u.encoded_host_and_port());
+    spec.target = std::string(u.encoded_target());
+    if (spec.target.empty() || spec.target.front() != '/') spec.target = "/" + spec.target;
+    if (u.has_userinfo()) spec.userinfo = std::string(u.userinfo());
+
+    if (name.empty()) {
+        std::string path(u.encoded_path());
+        if (path == "/") path.clear();
+        spec.name = std::string(u.encoded_host_and_port()) + path;
+    } else {
+        spec.name = std::string(name);
+    }
+    return spec;
+}
+
+}  // namespace wsgather

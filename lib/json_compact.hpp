@@ -1,0 +1,18 @@
+// Validates a JSON text (RFC 8259) and copies it without the whitespace
+// between tokens, so a pretty-printed document becomes one line. Tokens are
+// copied byte for byte: numbers keep their digits, strings their escapes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace wsgather {
+
+// Nesting deeper than this is treated as "not JSON" rather than risking the stack.
+inline constexpr int max_json_depth = 512;
+
+// Appends the compacted text to `out` and returns true when `text` is one
+// valid JSON value; otherwise leaves `out` as it was and returns false.
+bool append_compact_json(std::string_view text, std::string& out);
+
+}  // namespace wsgather

@@ -1,0 +1,37 @@
+// Diagnostics on standard error, one line per event, each written with a
+// single write(2) so lines from different feeds never interleave.
+// Feed lines read "[name] text"; lines about the whole run "wsgather: text".
+#pragma once
+
+#include "options.hpp"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+namespace wsgather::log {
+
+enum class Level { error, warning, info, debug };
+
+void set_verbosity(Verbosity v);
+bool enabled(Level level);
+void write(Level level, std::string_view feed, std::string_view text);
+
+template <class... Args>
+void error(std::string_view feed, fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(Level::error)) write(Level::error, feed, fmt::format(f, std::forward<Args>(args)...));
+}
+template <class... Args>
+void warning(std::string_view feed, fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(Level::warning)) write(Level::warning, feed, fmt::format(f, std::forward<Args>(args)...));
+}
+template <class... Args>
+void info(std::string_view feed, fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(Level::info)) write(Level::info, feed, fmt::format(f, std::forward<Args>(args)...));
+}
+template <class... Args>
+void debug(std::string_view feed, fmt::format_string<Args...> f, Args&&... args) {
+    if (enabled(Level::debug)) write(Level::debug, feed, fmt::format(f, std::forward<Args>(args)...));
+}
+
+}  // namespace wsgather::log

@@ -1,0 +1,84 @@
+// The engine's whole configuration: plain data, filled in by the command line
+// (app/cli.cpp) or by a test. The engine never sees argv.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace wsgather {
+
+using Duration = std::chrono::milliseconds;
+
+// One feed: where it is and what it is called in the output.
+struct FeedSpec {
+    std::string name;         // unique; appears as "feed" in every line
+    std::string url;          // as the user wrote it, for logs
+    bool tls = false;         // wss://
+    std::string host;         // for DNS, SNI and certificate checks; IPv6 without brackets
+    std::string port;         // always set: explicit, or 80 / 443
+    std::string host_header;  // Host: value, with brackets and non-default port
+    std::string target;       // path and query, exactly as given; "/" when empty
+    std::string userinfo;     // "user:password" from the URL, sent as Basic auth
+};
+
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+struct ConnectOptions {
+    std::vector<Header> headers;
+    std::vector<std::string> subprotocols;
+    std::vector<std::string> send;  // text messages sent after every connect
+    Duration connect_timeout{std::chrono::seconds(10)};
+    Duration ping_interval{std::chrono::seconds(20)};  // zero: no pings
+    Duration ping_timeout{std::chrono::seconds(20)};
+    Duration close_timeout{std::chrono::seconds(2)};
+    std::size_t max_message_size = 16u << 20;
+    bool compress = false;
+};
+
+struct ReconnectOptions {
+    bool enabled = true;
+    Duration backoff_min{std::chrono::milliseconds(500)};
+    Duration backoff_max{std::chrono::seconds(30)};
+    std::uint64_t max_retries = 0;  // consecutive failed attempts; zero: never give up
+};
+
+struct TlsOptions {
+    std::string ca_file;  // replaces the system CA store when set
+    std::string cert_file;
+    std::string key_file;
+    bool insecure = false;
+};
+
+enum class Format { jsonl, raw };
+
+struct OutputOptions {
+    Format format = Format::jsonl;
+    std::string path;  // empty: standard output
+    std::size_t buffer = 1024;  // channel capacity, in messages
+};
+
+struct RunOptions {
+    std::uint64_t count = 0;  // zero: no limit
+    Duration duration{0};     // zero: no limit
+};
+
+enum class Verbosity { quiet, normal, verbose };
+
+struct Options {
+    std::vector<FeedSpec> feeds;
+    ConnectOptions connect;
+    ReconnectOptions reconnect;
+    TlsOptions tls;
+    OutputOptions output;
+    RunOptions run;
+    Verbosity verbosity = Verbosity::normal;
+};
+
+}  // namespace wsgather

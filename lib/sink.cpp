@@ -1,0 +1,59 @@
+#include "sink.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace wsgather {
+
+Sink::Sink(const OutputOptions& options) {
+    if (options.path.empty()) {
+        fd_ = STDOUT_FILENO;
+        owned_ = false;
+        name_ = "standard output";
+        return;
+    }
+    fd_ = ::open(options.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw SinkError(fmt::format("cannot open output file '{}': {}", options.path, std::strerror(errno)));
+    owned_ = true;
+    name_ = options.path;
+}
+
+Sink::~Sink() {
+    if (owned_) ::close(fd_);
+}
+
+std::error_code Sink::write(std::span<const std::string> lines) {
+    iovec iov[IOV_MAX];
+    std::size_t next = 0;    // first line not yet handed to the kernel
+    std::size_t offset = 0;  // bytes of lines[next] already written
+    while (next < lines.size()) {
+        int count = 0;
+        for (std::size_t i = next; i < lines.size() && count < IOV_MAX; ++i, ++count) {
+            std::size_t skip = i == next ? offset : 0;
+            iov[count].iov_base = const_cast<char*>(lines[i].data() + skip);
+            iov[count].iov_len = lines[i].size() - skip;
+        }
+        ssize_t written = ::writev(fd_, iov, count);
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            return {errno, std::generic_category()};
+        }
+        auto left = static_cast<std::size_t>(written);
+        while (next < lines.size() && left >= lines[next].size() - offset) {
+            left -= lines[next].size() - offset;
+            offset = 0;
+            ++next;
+        }
+        offset += left;
+    }
+    return {};
+}
+
+}  // namespace wsgather

@@ -1,0 +1,37 @@
+// Where output lines go: standard output or a file opened for appending.
+// Writes are plain blocking write(2) calls on a descriptor whose flags are
+// never changed, so a terminal, pipe or file behaves as it always does.
+#pragma once
+
+#include "options.hpp"
+
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace wsgather {
+
+struct SinkError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+class Sink {
+public:
+    explicit Sink(const OutputOptions& options);  // throws SinkError naming the path
+    ~Sink();
+    Sink(const Sink&) = delete;
+    Sink& operator=(const Sink&) = delete;
+
+    // Writes every line in order, in as few system calls as it can.
+    std::error_code write(std::span<const std::string> lines);
+
+    const std::string& name() const { return name_; }
+
+private:
+    int fd_;
+    bool owned_;
+    std::string name_;
+};
+
+}  // namespace wsgather

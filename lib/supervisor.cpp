@@ -1,0 +1,161 @@
+#include "supervisor.hpp"
+
+#include "channel.hpp"
+#include "feed.hpp"
+#include "log.hpp"
+#include "quota.hpp"
+#include "sink.hpp"
+#include "task_group.hpp"
+#include "tls.hpp"
+#include "units.hpp"
+#include "writer.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace wsgather {
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// Everything one run owns. Members are declared in the order they must be
+// built; the io_context comes first so it is destroyed last.
+class Run {
+public:
+    explicit Run(const Options& options, asio::ssl::context& tls, Sink& sink)
+        : options_(options),
+          tls_(tls),
+          sink_(sink),
+          lines_(io_, options.output.buffer),
+          quota_(options.run.count, [this] { stop("reached --count"); }),
+          feeds_group_(io_.get_executor()),
+          signals_(io_, SIGINT, SIGTERM),
+          deadline_(io_) {}
+
+    int execute() {
+        for (const FeedSpec& spec : options_.feeds)
+            feeds_.push_back(std::make_unique<Feed>(io_.get_executor(), tls_, spec, options_, lines_, quota_));
+        outcomes_.assign(feeds_.size(), FeedOutcome::stopped);
+
+        watch_signals();
+        if (options_.run.duration.count() > 0) {
+            deadline_.expires_after(options_.run.duration);
+            deadline_.async_wait([this](boost::system::error_code ec) {
+                if (!ec) stop("reached --duration");
+            });
+        }
+        asio::co_spawn(io_, supervise(), [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+        io_.run();
+        return status_;
+    }
+
+private:
+    asio::awaitable<void> supervise() {
+        for (std::size_t i = 0; i < feeds_.size(); ++i) feeds_group_.spawn(run_feed(i));
+        asio::co_spawn(io_, write(), asio::detached);
+
+        co_await feeds_group_.join();
+        // Every producer has finished, so the marker is the last line in.
+        co_await lines_.async_send(boost::system::error_code{}, std::string{}, use_tuple);
+        writer_done_.expires_at(asio::steady_timer::time_point::max());
+        if (!writer_finished_) co_await writer_done_.async_wait(use_tuple);
+
+        bool failed = false;
+        for (FeedOutcome o : outcomes_) failed = failed || o == FeedOutcome::failed;
+        if (status_ == exit_ok && failed) status_ = exit_failure;
+        signals_.cancel();
+        deadline_.cancel();
+    }
+
+    asio::awaitable<void> run_feed(std::size_t index) { outcomes_[index] = co_await feeds_[index]->run(); }
+
+    asio::awaitable<void> write() {
+        WriteResult result = co_await write_lines(lines_, sink_, write_thread_.get_executor());
+        if (result.error == std::errc::broken_pipe) {
+            // The reader is gone (`| head`): nothing more can be delivered,
+            // so end at once and quietly.
+            status_ = exit_ok;
+            io_.stop();
+            co_return;
+        }
+        if (result.error) {
+            log::error("", "cannot write to {}: {}", sink_.name(), result.error.message());
+            status_ = exit_failure;
+            io_.stop();
+            co_return;
+        }
+        writer_finished_ = true;
+        writer_done_.cancel();
+    }
+
+    void watch_signals() {
+        signals_.async_wait([this](boost::system::error_code ec, int signal) {
+            if (ec) return;
+            if (stopping_) {
+                // A second signal: the user does not want to wait for the drain.
+                std::_Exit(128 + signal);
+            }
+            stop(signal == SIGINT ? "interrupted" : "terminated");
+            watch_signals();
+        });
+    }
+
+    void stop(const char* why) {
+        if (stopping_) return;
+        stopping_ = true;
+        log::info("", "stopping: {}", why);
+        deadline_.cancel();
+        for (auto& feed : feeds_) feed->stop();
+    }
+
+    const Options& options_;
+    asio::ssl::context& tls_;
+    Sink& sink_;
+    asio::io_context io_{1};
+    asio::thread_pool write_thread_{1};
+    LineChannel lines_;
+    Quota quota_;
+    TaskGroup feeds_group_;
+    asio::signal_set signals_;
+    asio::steady_timer deadline_;
+    asio::steady_timer writer_done_{io_};
+    std::vector<std::unique_ptr<Feed>> feeds_;
+    std::vector<FeedOutcome> outcomes_;
+    bool stopping_ = false;
+    bool writer_finished_ = false;
+    int status_ = exit_ok;
+};
+
+}  // namespace
+
+int run(const Options& options) {
+    log::set_verbosity(options.verbosity);
+    try {
+        asio::ssl::context tls = make_tls_context(options.tls);
+        Sink sink(options.output);
+        return Run(options, tls, sink).execute();
+    } catch (const TlsSetupError& e) {
+        log::error("", "{}", e.what());
+        return exit_usage;
+    } catch (const SinkError& e) {
+        log::error("", "{}", e.what());
+        return exit_failure;
+    }
+}
+
+}  // namespace wsgather

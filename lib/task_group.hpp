@@ -1,0 +1,51 @@
+// The gather pattern: start coroutines, then wait until all of them have
+// finished. A coroutine that throws does not stop the others; join()
+// rethrows the first exception once all are done. Single-threaded: every
+// task runs on the group's executor.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstddef>
+#include <exception>
+
+namespace wsgather {
+
+class TaskGroup {
+public:
+    explicit TaskGroup(boost::asio::any_io_executor executor) : executor_(executor), idle_(executor) {}
+    TaskGroup(const TaskGroup&) = delete;
+    TaskGroup& operator=(const TaskGroup&) = delete;
+
+    void spawn(boost::asio::awaitable<void> task) {
+        ++running_;
+        boost::asio::co_spawn(executor_, std::move(task), [this](std::exception_ptr error) {
+            if (error && !first_error_) first_error_ = error;
+            if (--running_ == 0) idle_.cancel();
+        });
+    }
+
+    std::size_t running() const { return running_; }
+
+    boost::asio::awaitable<void> join() {
+        // The timer is only a wake-up signal: it never expires, and the last
+        // task to finish cancels it.
+        while (running_ > 0) {
+            idle_.expires_at(boost::asio::steady_timer::time_point::max());
+            co_await idle_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        }
+        if (first_error_) std::rethrow_exception(std::exchange(first_error_, nullptr));
+    }
+
+private:
+    boost::asio::any_io_executor executor_;
+    boost::asio::steady_timer idle_;
+    std::size_t running_ = 0;
+    std::exception_ptr first_error_;
+};
+
+}  // namespace wsgather
