@@ -197,7 +197,8 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
                             : fmt::format("cannot connect to {}: {}", spec_.host_header, connect_error.message());
         co_return result;
     }
-    tcp.socket().set_option(asio::ip::tcp::no_delay(true));
+    error_code ignored;
+    tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
 
     if constexpr (is_secure<Ws>) {
         prepare_tls_stream(ws->next_layer(), spec_.host, options_.tls.insecure);

@@ -86,30 +86,26 @@ private:
 
     asio::awaitable<void> write() {
         WriteResult result = co_await write_lines(lines_, sink_, write_thread_.get_executor());
-        if (result.error == std::errc::broken_pipe) {
-            // The reader is gone (`| head`): nothing more can be delivered,
-            // so end at once and quietly.
-            status_ = exit_ok;
-            io_.stop();
-            co_return;
-        }
+        // The reader is gone (`| head`): end at once and quietly.
+        if (result.error == std::errc::broken_pipe) abandon(exit_ok);
         if (result.error) {
             log::error("", "cannot write to {}: {}", sink_.name(), result.error.message());
-            status_ = exit_failure;
-            io_.stop();
-            co_return;
+            abandon(exit_failure);
         }
         writer_finished_ = true;
         writer_done_.cancel();
     }
 
+    // Ends the process now. Used when nothing more can be delivered, and for
+    // a second signal: every line written so far is already in the kernel's
+    // hands, and the kernel closes the sockets. Unwinding instead would mean
+    // waiting for every close handshake, which is what the user declined.
+    [[noreturn]] static void abandon(int status) { std::_Exit(status); }
+
     void watch_signals() {
         signals_.async_wait([this](boost::system::error_code ec, int signal) {
             if (ec) return;
-            if (stopping_) {
-                // A second signal: the user does not want to wait for the drain.
-                std::_Exit(128 + signal);
-            }
+            if (stopping_) abandon(128 + signal);  // a second signal: do not wait for the drain
             stop(signal == SIGINT ? "interrupted" : "terminated");
             watch_signals();
         });
