@@ -1,6 +1,7 @@
 #include "cli.hpp"
 
 #include "feed_url.hpp"
+#include "log.hpp"
 #include "units.hpp"
 
 #include <CLI/CLI.hpp>
@@ -190,7 +191,8 @@ Options check(const RawArguments& raw) {
 
     ReconnectOptions& reconnect = options.reconnect;
     reconnect.enabled = !raw.no_reconnect;
-    reconnect.backoff_min = duration_value("--backoff-min", raw.backoff_min, true);
+    // Zero would let a server that closes at once make wsgather spin.
+    reconnect.backoff_min = duration_value("--backoff-min", raw.backoff_min, false);
     reconnect.backoff_max = duration_value("--backoff-max", raw.backoff_max, false);
     if (reconnect.backoff_min > reconnect.backoff_max)
         throw UsageError(fmt::format("--backoff-min {} is more than --backoff-max {}", raw.backoff_min, raw.backoff_max));
@@ -237,10 +239,10 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
         result.out = std::string(e.what()) + "\n";
     } catch (const CLI::ParseError& e) {
         result.exit_status = 2;
-        result.error = fmt::format("{} (see --help)", e.what());
+        result.error = log::one_line(fmt::format("{} (see --help)", e.what()));
     } catch (const UsageError& e) {
         result.exit_status = 2;
-        result.error = e.what();
+        result.error = log::one_line(e.what());
     }
     return result;
 }

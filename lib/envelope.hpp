@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -36,7 +37,7 @@ private:
 
     Format format_;
     std::string head_;  // {"feed":"<name>","seq":
-    std::int64_t cached_second_ = -1;
+    std::int64_t cached_second_ = std::numeric_limits<std::int64_t>::min();  // nothing cached yet
     char cached_date_[19] = {};  // YYYY-MM-DDTHH:MM:SS
 };
 

@@ -1,8 +1,12 @@
 #include "feed_url.hpp"
 
+#include "units.hpp"
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <fmt/format.h>
+
+#include <cctype>
 
 namespace wsgather {
 namespace {
@@ -44,7 +48,9 @@ FeedSpec parse_feed_argument(std::string_view argument) {
         redacted.set_password("***");
         spec.url = std::string(redacted.buffer());
     }
+    // Schemes are case-insensitive (RFC 3986, 3.1).
     std::string scheme(u.scheme());
+    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (scheme == "ws") spec.tls = false;
     else if (scheme == "wss") spec.tls = true;
     else throw FeedUrlError(fmt::format("unsupported scheme '{}' in '{}': use ws:// or wss://", scheme, url));
@@ -53,8 +59,10 @@ FeedSpec parse_feed_argument(std::string_view argument) {
         throw FeedUrlError(fmt::format("invalid URL '{}': no host", url));
     if (u.host_type() == boost::urls::host_type::ipvfuture)
         throw FeedUrlError(fmt::format("invalid URL '{}': unsupported host", url));
+    // Boost.URL 1.81's port_number() wraps past 65535, so check the text.
     if (u.has_port()) {
-        if (u.port().empty() || u.port_number() == 0)
+        auto port = parse_count(std::string_view(u.port()));
+        if (!port || *port == 0 || *port > 65535)
             throw FeedUrlError(fmt::format("invalid URL '{}': bad port '{}'", url, std::string_view(u.port())));
     }
     if (u.has_fragment())

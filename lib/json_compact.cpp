@@ -2,6 +2,8 @@
 
 #include "utf8.hpp"
 
+#include <optional>
+
 namespace wsgather {
 namespace {
 
@@ -129,8 +131,20 @@ private:
         return true;
     }
 
-    static bool hex(char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    // The code unit of the \uXXXX escape whose 'u' is at `at`.
+    std::optional<unsigned> escaped_unit(std::size_t at) const {
+        if (at + 4 >= text_.size()) return std::nullopt;
+        unsigned unit = 0;
+        for (std::size_t i = 1; i <= 4; ++i) {
+            char c = text_[at + i];
+            unsigned digit = c >= '0' && c <= '9'   ? unsigned(c - '0')
+                             : c >= 'a' && c <= 'f' ? unsigned(c - 'a' + 10)
+                             : c >= 'A' && c <= 'F' ? unsigned(c - 'A' + 10)
+                                                    : 16u;
+            if (digit == 16) return std::nullopt;
+            unit = unit * 16 + digit;
+        }
+        return unit;
     }
 
     bool string() {
@@ -149,12 +163,22 @@ private:
                 case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
                     ++pos_;
                     break;
-                case 'u':
-                    if (pos_ + 4 >= text_.size()) return false;
-                    for (std::size_t i = 1; i <= 4; ++i)
-                        if (!hex(text_[pos_ + i])) return false;
+                case 'u': {
+                    // RFC 8259 allows a lone surrogate, but strict parsers
+                    // (nlohmann::json among them) reject it: such text is
+                    // written as "text" so every line parses everywhere.
+                    auto unit = escaped_unit(pos_);
+                    if (!unit) return false;
                     pos_ += 5;
+                    if (*unit >= 0xDC00 && *unit <= 0xDFFF) return false;
+                    if (*unit >= 0xD800 && *unit <= 0xDBFF) {
+                        if (text_.substr(pos_, 2) != "\\u") return false;
+                        auto low = escaped_unit(pos_ + 1);
+                        if (!low || *low < 0xDC00 || *low > 0xDFFF) return false;
+                        pos_ += 6;
+                    }
                     break;
+                }
                 default:
                     return false;
                 }

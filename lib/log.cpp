@@ -11,6 +11,21 @@ Level threshold = Level::info;
 
 }  // namespace
 
+std::string one_line(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string line;
+    line.reserve(text.size());
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte != 0x7f) line += c;
+        else if (c == '\n') line += "\\n";
+        else if (c == '\r') line += "\\r";
+        else if (c == '\t') line += "\\t";
+        else line += {'\\', 'x', hex[byte >> 4], hex[byte & 15]};
+    }
+    return line;
+}
+
 void set_verbosity(Verbosity v) {
     threshold = v == Verbosity::quiet ? Level::error : v == Verbosity::verbose ? Level::debug : Level::info;
 }
@@ -29,7 +44,7 @@ void write(Level level, std::string_view feed, std::string_view text) {
     }
     if (level == Level::error) line += "error: ";
     else if (level == Level::warning) line += "warning: ";
-    for (char c : text) line += (c == '\n' || c == '\r') ? ' ' : c;  // one event, one line
+    line += one_line(text);
     line += '\n';
     std::string_view rest = line;
     while (!rest.empty()) {

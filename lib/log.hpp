@@ -7,11 +7,16 @@
 
 #include <fmt/format.h>
 
+#include <string>
 #include <string_view>
 
 namespace wsgather::log {
 
 enum class Level { error, warning, info, debug };
+
+// `text` with control characters written as escapes (\n, \r, \t, \x01),
+// so a value quoted in a message cannot break the message's line.
+std::string one_line(std::string_view text);
 
 void set_verbosity(Verbosity v);
 bool enabled(Level level);

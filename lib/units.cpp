@@ -69,9 +69,12 @@ std::optional<std::size_t> parse_size(std::string_view text) {
     };
     for (const Unit& u : units) {
         if (!iequals(unit, u.name)) continue;
+        // "1.001KB" is 1000.9999999999999 in binary floating point: round,
+        // and refuse only what is really a fraction of a byte.
         double bytes = number * u.bytes;
-        if (bytes != std::floor(bytes) || bytes > 1e15) return std::nullopt;  // fractional bytes or absurd
-        return static_cast<std::size_t>(bytes);
+        double whole = std::round(bytes);
+        if (std::abs(bytes - whole) > 1e-6 || whole > 1e15) return std::nullopt;
+        return static_cast<std::size_t>(whole);
     }
     return std::nullopt;
 }
@@ -90,7 +93,10 @@ std::string format_duration(Duration d) {
     if (ms % 60'000 == 0 && ms != 0) return fmt::format("{}m", ms / 60'000);
     if (ms % 1000 == 0 && ms != 0) return fmt::format("{}s", ms / 1000);
     if (ms < 1000) return fmt::format("{}ms", ms);
-    return fmt::format("{:.3g}s", static_cast<double>(ms) / 1000.0);
+    // Exact, so that what is printed reads back as the same duration: 1.234s, 100.5s.
+    std::string text = fmt::format("{}.{:03}", ms / 1000, ms % 1000);
+    while (text.back() == '0') text.pop_back();
+    return text + "s";
 }
 
 std::string format_size(std::size_t bytes) {

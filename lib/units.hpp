@@ -22,7 +22,7 @@ std::optional<std::size_t> parse_size(std::string_view text);
 // Whole non-negative decimal integer, no sign, no spaces.
 std::optional<std::uint64_t> parse_count(std::string_view text);
 
-std::string format_duration(Duration d);  // "500ms", "1.5s", "2m", "1h"
+std::string format_duration(Duration d);  // "500ms", "1.5s", "2m", "1h"; parse_duration reads it back
 std::string format_size(std::size_t bytes);  // "512B", "64KiB", "16MiB"
 
 }  // namespace wsgather

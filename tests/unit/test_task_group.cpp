@@ -1,0 +1,131 @@
+// TaskGroup: spawn coroutines, join waits for all and rethrows the first error.
+#include "task_group.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace wsgather;
+namespace asio = boost::asio;
+
+namespace {
+
+// Waits `turns` zero-length timers (each a trip through the event loop),
+// then records its name.
+asio::awaitable<void> worker(std::string name, int turns, std::vector<std::string>& events) {
+    auto executor = co_await asio::this_coro::executor;
+    for (int i = 0; i < turns; ++i) {
+        asio::steady_timer timer(executor, std::chrono::steady_clock::duration::zero());
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    events.push_back(name);
+}
+
+asio::awaitable<void> failing(std::string message, int turns, std::vector<std::string>& events) {
+    co_await worker("fail " + message, turns, events);
+    throw std::runtime_error(message);
+}
+
+// Joins `group` and records how it ended.
+asio::awaitable<void> joiner(TaskGroup& group, std::vector<std::string>& events) {
+    try {
+        co_await group.join();
+        events.push_back("joined");
+    } catch (const std::runtime_error& e) {
+        events.push_back(std::string("join threw ") + e.what());
+    }
+}
+
+void spawn_joiner(asio::io_context& io, TaskGroup& group, std::vector<std::string>& events) {
+    asio::co_spawn(io, joiner(group, events), [](std::exception_ptr error) { REQUIRE_FALSE(error); });
+}
+
+}  // namespace
+
+TEST_CASE("task group join waits for every spawned task") {
+    asio::io_context io;
+    TaskGroup group(io.get_executor());
+    std::vector<std::string> events;
+    group.spawn(worker("slow", 20, events));
+    group.spawn(worker("instant", 0, events));
+    group.spawn(worker("medium", 5, events));
+    CHECK(group.running() == 3);
+    spawn_joiner(io, group, events);
+    io.run();
+    CHECK(events == std::vector<std::string>{"instant", "medium", "slow", "joined"});
+    CHECK(group.running() == 0);
+}
+
+TEST_CASE("task group join with nothing spawned returns at once") {
+    asio::io_context io;
+    TaskGroup group(io.get_executor());
+    std::vector<std::string> events;
+    spawn_joiner(io, group, events);
+    io.poll();  // no timers involved: it finishes in the handlers ready now
+    CHECK(events == std::vector<std::string>{"joined"});
+    CHECK(io.stopped());
+}
+
+TEST_CASE("task group join after all tasks finished returns at once") {
+    asio::io_context io;
+    TaskGroup group(io.get_executor());
+    std::vector<std::string> events;
+    group.spawn(worker("a", 1, events));
+    group.spawn(worker("b", 0, events));
+    io.run();
+    CHECK(group.running() == 0);
+    io.restart();
+    spawn_joiner(io, group, events);
+    io.poll();
+    CHECK(events == std::vector<std::string>{"b", "a", "joined"});
+}
+
+TEST_CASE("task group join rethrows an exception after the other tasks finished") {
+    asio::io_context io;
+    TaskGroup group(io.get_executor());
+    std::vector<std::string> events;
+    group.spawn(failing("boom", 0, events));
+    group.spawn(worker("slow", 10, events));
+    spawn_joiner(io, group, events);
+    io.run();
+    CHECK(events == std::vector<std::string>{"fail boom", "slow", "join threw boom"});
+}
+
+TEST_CASE("task group join rethrows the first exception only, and only once") {
+    asio::io_context io;
+    TaskGroup group(io.get_executor());
+    std::vector<std::string> events;
+    group.spawn(failing("second", 4, events));
+    group.spawn(failing("first", 1, events));
+    group.spawn(worker("last", 8, events));
+    spawn_joiner(io, group, events);
+    io.run();
+    CHECK(events == std::vector<std::string>{"fail first", "fail second", "last", "join threw first"});
+
+    io.restart();
+    spawn_joiner(io, group, events);
+    io.run();
+    CHECK(events.back() == "joined");
+}
+
+TEST_CASE("task group join also waits for tasks spawned while it waits") {
+    asio::io_context io;
+    TaskGroup group(io.get_executor());
+    std::vector<std::string> events;
+    auto spawner = [&]() -> asio::awaitable<void> {
+        co_await worker("parent", 2, events);
+        group.spawn(worker("child", 5, events));
+    };
+    group.spawn(spawner());
+    spawn_joiner(io, group, events);
+    io.run();
+    CHECK(events == std::vector<std::string>{"parent", "child", "joined"});
+}
