@@ -1,5 +1,7 @@
 #include "log.hpp"
 
+#include "wait_writable.hpp"
+
 #include <cerrno>
 #include <string>
 #include <unistd.h>
@@ -50,6 +52,10 @@ void write(Level level, std::string_view feed, std::string_view text) {
     while (!rest.empty()) {
         ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            wait_writable(STDERR_FILENO);
+            continue;
+        }
         if (n <= 0) return;  // nowhere left to report to
         rest.remove_prefix(static_cast<std::size_t>(n));
     }

@@ -1,5 +1,7 @@
 #include "sink.hpp"
 
+#include "wait_writable.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -43,6 +45,10 @@ std::error_code Sink::write(std::span<const std::string> lines) {
         ssize_t written = ::writev(fd_, iov, count);
         if (written < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                wait_writable(fd_);
+                continue;
+            }
             return {errno, std::generic_category()};
         }
         auto left = static_cast<std::size_t>(written);

@@ -1,6 +1,7 @@
 // Where output lines go: standard output or a file opened for appending.
-// Writes are plain blocking write(2) calls on a descriptor whose flags are
-// never changed, so a terminal, pipe or file behaves as it always does.
+// Writes are write(2) calls on a descriptor whose flags are never changed,
+// so a terminal, pipe or file behaves as it always does; one inherited in
+// non-blocking mode is waited on, never failed.
 #pragma once
 
 #include "options.hpp"
