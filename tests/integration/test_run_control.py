@@ -142,7 +142,8 @@ class Signals(IntegrationTest):
         server = self.start_server("beast")
         proc = subprocess.Popen([WSGATHER, "--buffer", "16", "--ping-interval", "100ms", "--ping-timeout", "150ms",
                                  server.url(ENDLESS_FAST)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                bufsize=0)  # communicate() below would skip a read-ahead buffer
         self.addCleanup(kill_process, proc)
         first = proc.stdout.readline()
         self.assertTrue(first.endswith(b"\n"))

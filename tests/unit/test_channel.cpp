@@ -1,6 +1,7 @@
 // The line channel's backpressure, and the writer that drains it into a sink.
 #include "channel.hpp"
 #include "sink.hpp"
+#include "temp_file.hpp"
 #include "writer.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,6 +23,8 @@
 #include <vector>
 
 using namespace wsgather;
+using wsgather::test::read_file;
+using wsgather::test::TempPath;
 namespace asio = boost::asio;
 
 namespace {
@@ -46,27 +49,6 @@ std::optional<std::string> try_receive(LineChannel& channel) {
         received = std::move(line);
     });
     return received;
-}
-
-// A fresh file path in the temporary directory, removed at the end.
-struct TempPath {
-    std::string path;
-    TempPath() {
-        std::string pattern = "/tmp/wsgather-unit-XXXXXX";
-        int fd = ::mkstemp(pattern.data());
-        REQUIRE(fd >= 0);
-        ::close(fd);
-        ::unlink(pattern.c_str());
-        path = pattern;
-    }
-    ~TempPath() { ::unlink(path.c_str()); }
-};
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    return content.str();
 }
 
 // Runs write_lines on `io` with a one-thread pool for the blocking writes,

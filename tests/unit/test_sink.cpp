@@ -1,5 +1,6 @@
 // Sink: gathered blocking writes to a file or pipe.
 #include "sink.hpp"
+#include "temp_file.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,28 +17,10 @@
 #include <vector>
 
 using namespace wsgather;
+using wsgather::test::read_file;
+using wsgather::test::TempPath;
 
 namespace {
-
-struct TempPath {
-    std::string path;
-    TempPath() {
-        std::string pattern = "/tmp/wsgather-unit-XXXXXX";
-        int fd = ::mkstemp(pattern.data());
-        REQUIRE(fd >= 0);
-        ::close(fd);
-        ::unlink(pattern.c_str());
-        path = pattern;
-    }
-    ~TempPath() { ::unlink(path.c_str()); }
-};
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    return content.str();
-}
 
 void write_file(const std::string& path, const std::string& content) {
     std::ofstream out(path, std::ios::binary);
