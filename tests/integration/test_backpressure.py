@@ -7,11 +7,12 @@ import threading
 import time
 import unittest
 
-from harness import WSGATHER, IntegrationTest, PeakRss, kill_process
+from harness import SANITIZED, WSGATHER, IntegrationTest, PeakRss, kill_process
 
-N = 20000
-SIZE = 1000  # 20 MB of payload in all
-RSS_LIMIT_KIB = 64 * 1024
+N = 40000
+SIZE = 1000  # 40 MB of payload in all
+# About 11 MiB is measured; holding the whole stream would take over 40 MiB.
+RSS_LIMIT_KIB = 24 * 1024
 
 
 class SlowReader(IntegrationTest):
@@ -67,7 +68,8 @@ class SlowReader(IntegrationTest):
         self.assertGreater(peak_kib, 0, "no VmHWM sample was taken")
         print(f"\nwsgather peak RSS: {peak_kib} KiB ({peak_kib / 1024:.1f} MiB) for {len(data)} bytes of output; "
               f"{slow_bytes} bytes read in the slow phase", flush=True)
-        self.assertLess(peak_kib, RSS_LIMIT_KIB)
+        if not SANITIZED:
+            self.assertLess(peak_kib, RSS_LIMIT_KIB)
 
 
 class NonBlockingStdout(IntegrationTest):
