@@ -52,7 +52,59 @@ class HarnessError(AssertionError):
 # --------------------------------------------------------------------------
 # Reading a process's output without blocking the test
 
-class LineReader:
+class _Collector:
+    """Reads a stream on a thread; waits on what has arrived, with a deadline."""
+
+    def __init__(self, stream, name):
+        self.name = name
+        self._stream = stream
+        self._eof = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=f"reader-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            self._read_all()
+        except (OSError, ValueError):
+            pass
+        finally:
+            with self._cond:
+                self._eof = True
+                self._cond.notify_all()
+
+    def _add(self, item):
+        with self._cond:
+            self._store(item)
+            self._cond.notify_all()
+
+    @property
+    def eof(self):
+        with self._cond:
+            return self._eof
+
+    def _wait(self, check, timeout, what):
+        """Returns check()'s first result that is not None; check runs under the lock.
+
+        `what` names the awaited thing in the error, and may be a callable
+        for a description that depends on what arrived.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                result = check()
+                if result is not None:
+                    return result
+                described = what() if callable(what) else what
+                if self._eof:
+                    raise HarnessError(f"{self.name}: ended before {described}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise HarnessError(f"{self.name}: no {described} within {timeout}s")
+                self._cond.wait(left)
+
+
+class LineReader(_Collector):
     """Collects the lines of a binary stream on a thread, for bounded waits.
 
     `wait_for(pattern)` returns the first line at or after the cursor that
@@ -61,119 +113,74 @@ class LineReader:
     """
 
     def __init__(self, stream, name):
-        self.name = name
-        self._stream = stream
         self._lines = []
-        self._eof = False
-        self._cond = threading.Condition()
         self.cursor = 0
-        self._thread = threading.Thread(target=self._run, name=f"reader-{name}", daemon=True)
-        self._thread.start()
+        super().__init__(stream, name)
 
-    def _run(self):
-        try:
-            for raw in iter(self._stream.readline, b""):
-                with self._cond:
-                    self._lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                    self._cond.notify_all()
-        except (OSError, ValueError):
-            pass
-        finally:
-            with self._cond:
-                self._eof = True
-                self._cond.notify_all()
+    def _read_all(self):
+        for raw in iter(self._stream.readline, b""):
+            self._add(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def _store(self, line):
+        self._lines.append(line)
 
     @property
     def lines(self):
         with self._cond:
             return list(self._lines)
 
-    @property
-    def eof(self):
-        with self._cond:
-            return self._eof
-
     def wait_for(self, pattern, timeout=WAIT):
         """Waits for a line matching the regex `pattern` (re.search)."""
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                while self.cursor < len(self._lines):
-                    line = self._lines[self.cursor]
-                    self.cursor += 1
-                    if regex.search(line):
-                        return line
-                if self._eof:
-                    raise HarnessError(f"{self.name}: ended without a line matching {pattern!r}; "
-                                       f"lines: {self._lines[-20:]!r}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise HarnessError(f"{self.name}: no line matching {pattern!r} within {timeout}s; "
-                                       f"last lines: {self._lines[-20:]!r}")
-                self._cond.wait(left)
+
+        def check():
+            while self.cursor < len(self._lines):
+                line = self._lines[self.cursor]
+                self.cursor += 1
+                if regex.search(line):
+                    return line
+            return None
+
+        return self._wait(check, timeout,
+                          lambda: f"line matching {pattern!r} (last lines: {self._lines[-20:]!r})")
 
     def wait_count(self, pattern, count, timeout=WAIT):
         """Waits until `count` lines in all (cursor ignored) match; returns them."""
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                matching = [line for line in self._lines if regex.search(line)]
-                if len(matching) >= count:
-                    return matching
-                if self._eof:
-                    raise HarnessError(f"{self.name}: ended with {len(matching)} lines matching "
-                                       f"{pattern!r}, wanted {count}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise HarnessError(f"{self.name}: {len(matching)} lines matching {pattern!r} "
-                                       f"within {timeout}s, wanted {count}")
-                self._cond.wait(left)
+
+        def matching():
+            return [line for line in self._lines if regex.search(line)]
+
+        def check():
+            found = matching()
+            return found if len(found) >= count else None
+
+        return self._wait(check, timeout,
+                          lambda: f"{count} lines matching {pattern!r} (saw {len(matching())})")
 
     def wait_eof(self, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not self._eof:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise HarnessError(f"{self.name}: still open after {timeout}s")
-                self._cond.wait(left)
-            return list(self._lines)
+        return self._wait(lambda: list(self._lines) if self._eof else None, timeout, "end of stream")
 
 
-class ChunkReader:
+class ChunkReader(_Collector):
     """Collects all bytes of a stream on a thread; for wsgather's stdout."""
 
     def __init__(self, stream, name):
-        self.name = name
-        self._stream = stream
         self._chunks = []
-        self._size = 0
         self._newlines = 0
-        self._eof = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name=f"reader-{name}", daemon=True)
-        self._thread.start()
+        super().__init__(stream, name)
 
-    def _run(self):
-        try:
-            while True:
-                chunk = self._stream.read1(65536) if hasattr(self._stream, "read1") else \
-                    os.read(self._stream.fileno(), 65536)
-                if not chunk:
-                    break
-                with self._cond:
-                    self._chunks.append(chunk)
-                    self._size += len(chunk)
-                    self._newlines += chunk.count(b"\n")
-                    self._cond.notify_all()
-        except (OSError, ValueError):
-            pass
-        finally:
-            with self._cond:
-                self._eof = True
-                self._cond.notify_all()
+    def _read_all(self):
+        while True:
+            chunk = self._stream.read1(65536) if hasattr(self._stream, "read1") else \
+                os.read(self._stream.fileno(), 65536)
+            if not chunk:
+                return
+            self._add(chunk)
+
+    def _store(self, chunk):
+        self._chunks.append(chunk)
+        self._newlines += chunk.count(b"\n")
 
     def data(self):
         with self._cond:
@@ -181,41 +188,19 @@ class ChunkReader:
 
     def wait_lines(self, count, timeout=WAIT):
         """Waits until at least `count` complete lines have arrived."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._newlines < count:
-                if self._eof:
-                    raise HarnessError(f"{self.name}: ended after {self._newlines} lines, wanted {count}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise HarnessError(f"{self.name}: only {self._newlines} lines within {timeout}s, "
-                                       f"wanted {count}")
-                self._cond.wait(left)
+        return self._wait(lambda: True if self._newlines >= count else None, timeout,
+                          lambda: f"{count} lines (saw {self._newlines})")
 
     def wait_until(self, predicate, timeout=WAIT, what="condition"):
-        """Waits until predicate(all bytes so far) is true."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                data = b"".join(self._chunks)
-                if predicate(data):
-                    return data
-                if self._eof:
-                    raise HarnessError(f"{self.name}: ended before {what}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise HarnessError(f"{self.name}: no {what} within {timeout}s")
-                self._cond.wait(left)
+        """Waits until predicate(all bytes so far) is true; returns those bytes."""
+        def check():
+            data = b"".join(self._chunks)
+            return data if predicate(data) else None
+
+        return self._wait(check, timeout, what)
 
     def wait_eof(self, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not self._eof:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise HarnessError(f"{self.name}: still open after {timeout}s")
-                self._cond.wait(left)
-            return b"".join(self._chunks)
+        return self._wait(lambda: b"".join(self._chunks) if self._eof else None, timeout, "end of stream")
 
 
 # --------------------------------------------------------------------------
