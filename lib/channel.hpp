@@ -1,20 +1,132 @@
-// The one bounded channel every feed sends its output lines into and the
-// writer drains. Its capacity counts lines; a full channel suspends the
-// sending feed, which then stops reading its socket, so TCP slows the server.
+// The one bounded channel between the feeds (the I/O thread) and the writer
+// (a thread of its own). Feeds hand over each received message, copied into
+// the channel's current batch; the writer takes the whole batch at once,
+// formats it and writes it while the feeds fill the next one.
 //
-// Asio 1.26's channel discards buffered lines on close() (asio#1236), so the
-// channel is never closed: the end of input is an empty line (real lines
-// always end in '\n'), sent once every feed has stopped.
+// The capacity counts messages in the batch being filled. A feed that finds
+// it full is suspended until the writer takes the batch: it does not read
+// its socket meanwhile, so TCP slows the server down. The writer holds at
+// most one more batch, so at most 2 × capacity messages are in memory.
+//
+// Why not asio's channel: it moves one message per operation between two
+// threads, and a handover per message cost more than everything else
+// wsgather does with it (docs/performance.md); its close() also discards
+// buffered messages (asio#1236), where this one is drained first.
 #pragma once
 
-#include <boost/asio/experimental/channel.hpp>
+#include "envelope.hpp"
 
-#include <string>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <vector>
 
 namespace wsgather {
 
-using LineChannel = boost::asio::experimental::channel<void(boost::system::error_code, std::string)>;
+// A received message and what its output line needs. The payload is only
+// borrowed: the channel copies it.
+struct Message {
+    Envelope* envelope;  // the feed's; used by the writer thread only
+    std::uint64_t seq;
+    std::uint64_t conn;
+    std::chrono::system_clock::time_point received;
+    MessageKind kind;
+    std::string_view payload;
+};
 
-inline bool is_end_of_lines(const std::string& line) { return line.empty(); }
+// Messages stored back to back in one growing buffer, so that handing one
+// over costs a copy and no allocation once the buffer has grown.
+class Batch {
+public:
+    void append(const Message& message);
+    void clear();
+    std::size_t size() const { return count_; }
+    bool empty() const { return count_ == 0; }
+
+    // Calls f(const Message&) for each message in order; the payloads point
+    // into the batch.
+    template <class F> void for_each(F&& f) const;
+
+private:
+    struct Header {
+        Envelope* envelope;
+        std::uint64_t seq;
+        std::uint64_t conn;
+        std::chrono::system_clock::time_point received;
+        std::size_t size;
+        MessageKind kind;
+    };
+
+    std::vector<char> bytes_;
+    std::size_t count_ = 0;
+};
+
+class Channel {
+public:
+    // `io` is the executor the feeds run on; capacity is --buffer.
+    Channel(boost::asio::any_io_executor io, std::size_t capacity);
+    Channel(const Channel&) = delete;
+    Channel& operator=(const Channel&) = delete;
+
+    // I/O thread. Copies the message in if there is room; false when full.
+    bool try_send(const Message& message);
+    // I/O thread. Copies the message in, suspending while the channel is full.
+    boost::asio::awaitable<void> send(const Message& message);
+    // I/O thread, when it has nothing else to do: the messages queued so far
+    // are to be written now (at once, or as soon as the writer is free).
+    // Waking the writer per message would cost more than the rest of the
+    // work on that message; a half-full channel is flushed by try_send.
+    void flush();
+    // I/O thread, after the last send: receive() returns false once drained.
+    void close();
+
+    // Writer thread. Blocks until messages are queued, then replaces
+    // `batch` with all of them; false when closed and nothing is left.
+    bool receive(Batch& batch);
+
+private:
+    bool request_flush();  // under the lock: true when the writer must be notified
+    void wake_senders();
+
+    boost::asio::any_io_executor io_;
+    const std::size_t capacity_;
+
+    std::mutex mutex_;  // guards what follows, up to the I/O-thread-only part
+    std::condition_variable ready_;
+    Batch filling_;
+    bool closed_ = false;
+    bool flush_requested_ = false;  // what is queued is to be written now
+    bool writer_waiting_ = false;
+    bool writer_notified_ = false;
+    bool senders_blocked_ = false;
+
+    // I/O thread only: the timers that blocked senders wait on.
+    std::vector<boost::asio::steady_timer*> blocked_;
+};
+
+// io_context::run() for the I/O thread, except that whenever the handlers
+// ready to run are done, the channel is flushed: the writer gets what the
+// feeds queued during that busy spell, in one hand-over.
+void run_flushing(boost::asio::io_context& io, Channel& channel);
+
+template <class F>
+void Batch::for_each(F&& f) const {
+    const char* at = bytes_.data();
+    for (std::size_t i = 0; i < count_; ++i) {
+        Header h;
+        std::memcpy(&h, at, sizeof h);
+        at += sizeof h;
+        f(Message{h.envelope, h.seq, h.conn, h.received, h.kind, std::string_view(at, h.size)});
+        at += h.size;
+    }
+}
 
 }  // namespace wsgather

@@ -69,12 +69,8 @@ void append_json_string(std::string_view text, std::string& out) {
     out.push_back('"');
     std::size_t run = 0;  // start of the bytes not yet copied
     std::size_t i = 0;
-    while (i < text.size()) {
+    while ((i = skip_plain_json(text, i)) < text.size()) {
         auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            ++i;
-            continue;
-        }
         if (c >= 0x80) {
             std::size_t length = utf8_sequence_length(text, i);
             if (length != 0) {
@@ -129,18 +125,13 @@ void Envelope::append_time(system_clock::time_point t, std::string& out) {
     append_fraction(micros, out);
 }
 
-std::string Envelope::line(std::uint64_t seq, std::uint64_t conn, system_clock::time_point received,
-                           MessageKind kind, std::string_view payload) {
-    std::string out;
+void Envelope::append_line(std::uint64_t seq, std::uint64_t conn, system_clock::time_point received,
+                           MessageKind kind, std::string_view payload, std::string& out) {
     if (format_ == Format::raw) {
-        out.reserve(payload.size() + 1);
         out.append(payload);
         out.push_back('\n');
-        return out;
+        return;
     }
-    // Enough for the envelope and a payload that needs no escaping, so the
-    // common case allocates once.
-    out.reserve(head_.size() + 100 + (kind == MessageKind::binary ? payload.size() / 3 * 4 + 4 : payload.size()));
     out.append(head_);
     append_number(seq, out);
     out.append(",\"conn\":");
@@ -162,7 +153,6 @@ std::string Envelope::line(std::uint64_t seq, std::uint64_t conn, system_clock::
         }
     }
     out.append("}\n");
-    return out;
 }
 
 }  // namespace wsgather

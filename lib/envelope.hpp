@@ -24,13 +24,15 @@ void append_json_string(std::string_view text, std::string& out);
 void append_timestamp(std::chrono::system_clock::time_point t, std::string& out);
 
 // One per feed: it holds the feed's name already encoded, and the formatted
-// date of the last second it saw, since consecutive messages share it.
+// date of the last second it saw, since consecutive messages share it. Only
+// the writer thread uses it once the feed has made it.
 class Envelope {
 public:
     Envelope(Format format, std::string_view feed_name);
 
-    std::string line(std::uint64_t seq, std::uint64_t conn, std::chrono::system_clock::time_point received,
-                     MessageKind kind, std::string_view payload);
+    // Appends the message's whole line, '\n' included, to `out`.
+    void append_line(std::uint64_t seq, std::uint64_t conn, std::chrono::system_clock::time_point received,
+                     MessageKind kind, std::string_view payload, std::string& out);
 
 private:
     void append_time(std::chrono::system_clock::time_point t, std::string& out);

@@ -83,7 +83,7 @@ std::vector<std::string_view> extension_names(std::string_view value) {
 }  // namespace
 
 Feed::Feed(asio::any_io_executor executor, asio::ssl::context& tls, const FeedSpec& spec, const Options& options,
-           LineChannel& lines, Quota& quota)
+           Channel& lines, Quota& quota)
     : executor_(executor),
       tls_(tls),
       spec_(spec),
@@ -327,9 +327,8 @@ asio::awaitable<void> Feed::session(Ws& ws, Attempt& result) {
     session_over_ = false;
     peer_dead_ = false;
     paused_ = false;
-    last_frame_ = steady_clock::now();
     // Pongs, pings and close frames never complete a read: count them here.
-    ws.control_callback([this](websocket::frame_type, beast::string_view) { last_frame_ = steady_clock::now(); });
+    ws.control_callback([this](websocket::frame_type, beast::string_view) { ++signs_of_life_; });
 
     for (const std::string& text : options_.connect.send) {
         if (stopping_) break;
@@ -356,7 +355,7 @@ asio::awaitable<void> Feed::read_messages(Ws& ws, Attempt& result) {
         // Frame by frame, so that every frame counts as a sign of life.
         do {
             auto [ec, n] = co_await ws.async_read_some(buffer, 0, use_tuple);
-            last_frame_ = steady_clock::now();
+            ++signs_of_life_;
             if (!ec) continue;
             if (stopping_) co_return;
             if (ec == websocket::error::closed) {
@@ -379,20 +378,19 @@ asio::awaitable<void> Feed::read_messages(Ws& ws, Attempt& result) {
 
         auto received = std::chrono::system_clock::now();
         if (!quota_.take()) co_return;  // --count reached; stop() is under way
-        auto kind = ws.got_binary() ? MessageKind::binary : MessageKind::text;
         auto data = buffer.cdata();
-        std::string line = envelope_.line(++seq_, conn_, received, kind,
-                                          std::string_view(static_cast<const char*>(data.data()), data.size()));
+        Message message{&envelope_, ++seq_, conn_, received, ws.got_binary() ? MessageKind::binary : MessageKind::text,
+                        std::string_view(static_cast<const char*>(data.data()), data.size())};
+        if (!lines_.try_send(message)) {
+            // A full channel holds this coroutine here: the socket is not
+            // read and TCP flow control slows the server down.
+            paused_ = true;
+            co_await lines_.send(message);
+            paused_ = false;
+            ++signs_of_life_;  // the pause ended: the peer had no chance to be heard
+        }
         buffer.consume(buffer.size());
         if (buffer.capacity() > kept_buffer_bytes) buffer.shrink_to_fit();
-
-        // A full channel holds this coroutine here: the socket is not read
-        // and TCP flow control slows the server down.
-        paused_ = true;
-        auto [ec] = co_await lines_.async_send(error_code{}, std::move(line), use_tuple);
-        paused_ = false;
-        last_frame_ = steady_clock::now();
-        if (ec) co_return;
     }
 }
 
@@ -406,13 +404,13 @@ asio::awaitable<void> Feed::watch_liveness(Ws& ws) {
         // While the reader waits for room in the channel it cannot see a
         // pong, so there is nothing to check.
         if (paused_) continue;
-        auto sent = steady_clock::now();
+        auto before_ping = signs_of_life_;
         auto [ping_error] = co_await ws.async_ping({}, use_tuple);
         if (ping_error || session_over_) co_return;
         ping_timer_.expires_after(connect.ping_timeout);
         co_await ping_timer_.async_wait(use_tuple);
         if (session_over_) co_return;
-        if (!paused_ && last_frame_ < sent) {
+        if (!paused_ && signs_of_life_ == before_ping) {
             peer_dead_ = true;
             // Closing the socket, not cancelling the read, is the safe way
             // to end a Beast read in progress (beast#1117).

@@ -149,7 +149,7 @@ private:
 
     bool string() {
         std::size_t start = pos_++;
-        while (!at_end()) {
+        while ((pos_ = skip_plain_json(text_, pos_)) < text_.size()) {
             auto c = static_cast<unsigned char>(peek());
             if (c == '"') {
                 ++pos_;

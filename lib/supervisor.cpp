@@ -19,6 +19,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -39,7 +40,7 @@ public:
         : options_(options),
           tls_(tls),
           sink_(sink),
-          lines_(io_, options.output.buffer),
+          lines_(io_.get_executor(), options.output.buffer),
           quota_(options.run.count, [this] { stop("reached --count"); }),
           feeds_group_(io_.get_executor()),
           signals_(io_, SIGINT, SIGTERM),
@@ -60,7 +61,7 @@ public:
         asio::co_spawn(io_, supervise(), [](std::exception_ptr e) {
             if (e) std::rethrow_exception(e);
         });
-        io_.run();
+        run_flushing(io_, lines_);
         return status_;
     }
 
@@ -70,8 +71,8 @@ private:
         asio::co_spawn(io_, write(), asio::detached);
 
         co_await feeds_group_.join();
-        // Every producer has finished, so the marker is the last line in.
-        co_await lines_.async_send(boost::system::error_code{}, std::string{}, use_tuple);
+        // Every producer has finished: the writer drains what is left and returns.
+        lines_.close();
         writer_done_.expires_at(asio::steady_timer::time_point::max());
         if (!writer_finished_) co_await writer_done_.async_wait(use_tuple);
 
@@ -85,7 +86,7 @@ private:
     asio::awaitable<void> run_feed(std::size_t index) { outcomes_[index] = co_await feeds_[index]->run(); }
 
     asio::awaitable<void> write() {
-        WriteResult result = co_await write_lines(lines_, sink_, write_thread_.get_executor());
+        WriteResult result = co_await asio::co_spawn(write_thread_, write_blocking(), asio::use_awaitable);
         // The reader is gone (`| head`): end at once and quietly.
         if (result.error == std::errc::broken_pipe) abandon(exit_ok);
         if (result.error) {
@@ -95,6 +96,9 @@ private:
         writer_finished_ = true;
         writer_done_.cancel();
     }
+
+    // Runs on the write thread: the blocking writes never hold up the feeds.
+    asio::awaitable<WriteResult> write_blocking() { co_return write_lines(lines_, sink_); }
 
     // Ends the process now. Used when nothing more can be delivered, and for
     // a second signal: every line written so far is already in the kernel's
@@ -124,7 +128,7 @@ private:
     Sink& sink_;
     asio::io_context io_{1};
     asio::thread_pool write_thread_{1};
-    LineChannel lines_;
+    Channel lines_;
     Quota quota_;
     TaskGroup feeds_group_;
     asio::signal_set signals_;
@@ -142,7 +146,8 @@ private:
 int run(const Options& options) {
     log::set_verbosity(options.verbosity);
     try {
-        asio::ssl::context tls = make_tls_context(options.tls);
+        bool any_wss = std::any_of(options.feeds.begin(), options.feeds.end(), [](const FeedSpec& f) { return f.tls; });
+        asio::ssl::context tls = make_tls_context(options.tls, any_wss);
         Sink sink(options.output);
         return Run(options, tls, sink).execute();
     } catch (const TlsSetupError& e) {

@@ -18,7 +18,7 @@ bool is_ip_literal(const std::string& host) {
 
 }  // namespace
 
-ssl::context make_tls_context(const TlsOptions& options) {
+ssl::context make_tls_context(const TlsOptions& options, bool any_wss) {
     ssl::context context(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
     boost::system::error_code ec;
@@ -29,7 +29,7 @@ ssl::context make_tls_context(const TlsOptions& options) {
         if (!options.ca_file.empty()) {
             context.load_verify_file(options.ca_file, ec);
             if (ec) throw TlsSetupError(fmt::format("cannot use CA file '{}': {}", options.ca_file, ec.message()));
-        } else {
+        } else if (any_wss) {
             context.set_default_verify_paths(ec);
             if (ec) throw TlsSetupError(fmt::format("cannot load the system CA store: {}", ec.message()));
         }

@@ -21,8 +21,10 @@ struct TlsSetupError : std::runtime_error {
 };
 
 // Verification is on unless `insecure`; --ca-file replaces the system store,
-// as curl's --cacert does.
-boost::asio::ssl::context make_tls_context(const TlsOptions& options);
+// as curl's --cacert does. Reading the system store takes tens of
+// milliseconds, so it is read only when `any_wss` says some feed needs it;
+// the files named in `options` are always checked.
+boost::asio::ssl::context make_tls_context(const TlsOptions& options, bool any_wss);
 
 // Sends SNI for host names (never for IP literals, RFC 6066) and makes
 // OpenSSL check that the certificate is for `host`.

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace wsgather {
@@ -10,5 +12,27 @@ namespace wsgather {
 // or 0 when the bytes there are not well-formed UTF-8 (overlong forms,
 // surrogates and code points past U+10FFFF included).
 std::size_t utf8_sequence_length(std::string_view text, std::size_t pos);
+
+// The first position from `pos` on whose byte a JSON string cannot hold as
+// it is (a quote, a backslash, a control character or a non-ASCII byte), or
+// text.size(). It looks at eight bytes at a time: payloads are mostly plain.
+inline std::size_t skip_plain_json(std::string_view text, std::size_t pos) {
+    constexpr std::uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    for (; pos + 8 <= text.size(); pos += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, text.data() + pos, sizeof w);
+        std::uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+        // Per byte, the high bit ends up set for a zero byte in quote or
+        // backslash, for a byte below 0x20, or for a byte of 0x80 or more.
+        std::uint64_t special = ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) |
+                                ((w - ones * 0x20) & ~w) | w;
+        if (special & highs) break;
+    }
+    for (; pos < text.size(); ++pos) {
+        auto c = static_cast<unsigned char>(text[pos]);
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+    }
+    return pos;
+}
 
 }  // namespace wsgather

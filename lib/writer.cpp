@@ -1,50 +1,37 @@
 #include "writer.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <vector>
+#include <span>
+#include <string>
 
 namespace wsgather {
 namespace {
 
-namespace asio = boost::asio;
-
-// Past this, gathering more lines only delays the ones already gathered.
-constexpr std::size_t batch_bytes = 1u << 20;
-
-asio::awaitable<std::error_code> write_batch(Sink& sink, const std::vector<std::string>& batch) {
-    co_return sink.write(batch);
-}
+// Output is written in blocks of about this size: larger ones only delay
+// the lines already formatted.
+constexpr std::size_t block_bytes = 1u << 20;
 
 }  // namespace
 
-asio::awaitable<WriteResult> write_lines(LineChannel& lines, Sink& sink, asio::any_io_executor blocking_executor) {
+WriteResult write_lines(Channel& channel, Sink& sink) {
     WriteResult result;
-    std::vector<std::string> batch;
-    bool end = false;
-    while (!end) {
-        auto [ec, line] = co_await lines.async_receive(asio::as_tuple(asio::use_awaitable));
-        if (ec || is_end_of_lines(line)) break;
-        std::size_t bytes = line.size();
-        batch.push_back(std::move(line));
-        while (!end && bytes < batch_bytes &&
-               lines.try_receive([&](boost::system::error_code, std::string more) {
-                   if (is_end_of_lines(more)) {
-                       end = true;
-                       return;
-                   }
-                   bytes += more.size();
-                   batch.push_back(std::move(more));
-               })) {
-        }
-        result.error = co_await asio::co_spawn(blocking_executor, write_batch(sink, batch), asio::use_awaitable);
-        if (result.error) co_return result;
-        result.lines += batch.size();
-        batch.clear();
+    Batch batch;
+    std::string block;
+    block.reserve(block_bytes + (64u << 10));
+    auto flush = [&] {
+        if (block.empty() || result.error) return;
+        result.error = sink.write(std::span(&block, 1));
+        block.clear();
+    };
+    while (!result.error && channel.receive(batch)) {
+        batch.for_each([&](const Message& m) {
+            m.envelope->append_line(m.seq, m.conn, m.received, m.kind, m.payload, block);
+            if (block.size() >= block_bytes) flush();
+        });
+        flush();
+        if (!result.error) result.lines += batch.size();
+        if (block.capacity() > 2 * block_bytes) std::string().swap(block);
     }
-    co_return result;
+    return result;
 }
 
 }  // namespace wsgather

@@ -1,14 +1,14 @@
-// Drains the line channel into the sink. While lines are queued it gathers
-// them into one large write; when the channel is empty it writes what it has
+// The writer: drains the channel into the sink on a thread of its own. Each
+// batch it takes is formatted into output lines and written in large
+// blocking writes, so a stalled reader stalls only the writer, never the
+// feeds' timers and pings; when the channel is empty, what it has is written
 // at once, so a slow feed's lines appear as they arrive.
 #pragma once
 
 #include "channel.hpp"
 #include "sink.hpp"
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-
+#include <cstdint>
 #include <system_error>
 
 namespace wsgather {
@@ -18,10 +18,7 @@ struct WriteResult {
     std::uint64_t lines = 0;
 };
 
-// Returns at the end-of-lines marker, or at the first write error. The
-// blocking writes run on `blocking_executor` (a thread of their own), so a
-// stalled reader stalls only the writer, never the feeds' timers and pings.
-boost::asio::awaitable<WriteResult> write_lines(LineChannel& lines, Sink& sink,
-                                                boost::asio::any_io_executor blocking_executor);
+// Blocks until the channel is closed and drained, or the first write error.
+WriteResult write_lines(Channel& channel, Sink& sink);
 
 }  // namespace wsgather

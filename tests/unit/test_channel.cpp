@@ -1,24 +1,19 @@
-// The line channel's backpressure, and the writer that drains it into a sink.
+// The channel between the feeds and the writer: batches, backpressure,
+// draining on close, and the writer that turns batches into output.
 #include "channel.hpp"
 #include "sink.hpp"
 #include "temp_file.hpp"
 #include "writer.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
-#include <cerrno>
 #include <csignal>
-#include <cstdlib>
-#include <fstream>
-#include <optional>
-#include <sstream>
+#include <future>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -29,134 +24,153 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
 
-// Sends `lines` in order, as a feed does, counting the sends that completed.
-asio::awaitable<void> produce(LineChannel& channel, std::vector<std::string> lines, int& completed,
-                              bool& finished) {
-    for (std::string& line : lines) {
-        auto [ec] = co_await channel.async_send(boost::system::error_code{}, std::move(line), use_tuple);
-        REQUIRE_FALSE(ec);
-        ++completed;
+Message message(Envelope& envelope, std::uint64_t seq, std::string_view payload) {
+    return Message{&envelope, seq, 1, t0, MessageKind::text, payload};
+}
+
+std::vector<std::string> payloads(const Batch& batch) {
+    std::vector<std::string> out;
+    batch.for_each([&](const Message& m) { out.emplace_back(m.payload); });
+    return out;
+}
+
+// Sends every payload as a feed does, then closes the channel.
+asio::awaitable<void> produce(Channel& channel, Envelope& envelope, const std::vector<std::string>& lines) {
+    std::uint64_t seq = 0;
+    for (const std::string& line : lines) {
+        Message m = message(envelope, ++seq, line);
+        if (!channel.try_send(m)) co_await channel.send(m);
     }
-    finished = true;
+    channel.close();
 }
 
-std::optional<std::string> try_receive(LineChannel& channel) {
-    std::optional<std::string> received;
-    channel.try_receive([&](boost::system::error_code ec, std::string line) {
-        REQUIRE_FALSE(ec);
-        received = std::move(line);
-    });
-    return received;
-}
-
-// Runs write_lines on `io` with a one-thread pool for the blocking writes,
-// next to a producer that sends `lines` and then the end-of-lines marker.
+// A feed on an I/O thread, the writer on this one, as in a run: returns
+// what the writer reported.
 WriteResult write_all(std::size_t capacity, const std::vector<std::string>& lines, Sink& sink) {
     asio::io_context io;
-    asio::thread_pool pool(1);
-    LineChannel channel(io, capacity);
-    std::vector<std::string> with_end = lines;
-    with_end.emplace_back();  // end of lines
-    int completed = 0;
-    bool finished = false;
-    std::optional<WriteResult> result;
-    asio::co_spawn(io, produce(channel, with_end, completed, finished), asio::detached);
-    asio::co_spawn(io, write_lines(channel, sink, pool.get_executor()),
-                   [&](std::exception_ptr error, WriteResult r) {
-                       REQUIRE_FALSE(error);
-                       result = r;
-                   });
-    io.run();
-    pool.join();
-    CHECK(finished);
-    CHECK(completed == static_cast<int>(with_end.size()));
-    REQUIRE(result.has_value());
-    return *result;
+    Channel channel(io.get_executor(), capacity);
+    Envelope envelope(Format::raw, "f");
+    asio::co_spawn(io, produce(channel, envelope, lines), asio::detached);
+    std::thread feeds([&] { run_flushing(io, channel); });
+    WriteResult result = write_lines(channel, sink);
+    feeds.join();
+    return result;
+}
+
+Sink file_sink(const TempPath& temp) {
+    OutputOptions output;
+    output.path = temp.path;
+    return Sink(output);
 }
 
 }  // namespace
 
-TEST_CASE("a full line channel suspends the sender until a line is taken") {
-    asio::io_context io;
-    LineChannel channel(io, 2);
-    int completed = 0;
-    bool finished = false;
-    asio::co_spawn(io, produce(channel, {"l0\n", "l1\n", "l2\n", "l3\n", "l4\n"}, completed, finished),
-                   asio::detached);
-
-    io.poll();
-    // Two sends find room in the buffer and complete; the third finds it
-    // full and waits. Nothing else can run, so the producer stays there.
-    CHECK(completed == 2);
-    CHECK_FALSE(finished);
-    CHECK(channel.ready());
-    io.poll();
-    CHECK(completed == 2);
-
-    // Taking a line frees a place: the waiting send's line moves into the
-    // buffer at once, and the producer resumes on the next poll, sends its
-    // fourth line and waits again on a full buffer.
-    CHECK(try_receive(channel) == "l0\n");
-    CHECK(completed == 2);  // the resumption is posted, not run inline
-    io.poll();
-    CHECK(completed == 3);
-    CHECK_FALSE(finished);
-
-    CHECK(try_receive(channel) == "l1\n");
-    io.poll();
-    CHECK(completed == 4);
-
-    CHECK(try_receive(channel) == "l2\n");
-    io.poll();
-    CHECK(completed == 5);
-    CHECK(finished);
-
-    CHECK(try_receive(channel) == "l3\n");
-    CHECK(try_receive(channel) == "l4\n");
-    CHECK_FALSE(try_receive(channel).has_value());
-    CHECK_FALSE(channel.ready());
+TEST_CASE("a batch hands back every message, fields and payload, in order") {
+    Envelope envelope(Format::jsonl, "f");
+    Batch batch;
+    std::string big(100'000, 'x');
+    batch.append(Message{&envelope, 7, 2, t0, MessageKind::binary, std::string_view("\0\xff", 2)});
+    batch.append(message(envelope, 8, ""));
+    batch.append(message(envelope, 9, big));
+    REQUIRE(batch.size() == 3);
+    std::vector<Message> seen;
+    batch.for_each([&](const Message& m) { seen.push_back(m); });
+    REQUIRE(seen.size() == 3);
+    CHECK(seen[0].envelope == &envelope);
+    CHECK(seen[0].seq == 7);
+    CHECK(seen[0].conn == 2);
+    CHECK(seen[0].received == t0);
+    CHECK(seen[0].kind == MessageKind::binary);
+    CHECK(seen[0].payload == std::string_view("\0\xff", 2));
+    CHECK(seen[1].seq == 8);
+    CHECK(seen[1].payload.empty());
+    CHECK(seen[2].payload == big);
+    batch.clear();
+    CHECK(batch.empty());
 }
 
-TEST_CASE("a line channel hands every line over once, in order") {
+TEST_CASE("a full channel refuses try_send and holds send until the writer takes the batch") {
     asio::io_context io;
-    LineChannel channel(io, 3);
-    std::vector<std::string> sent;
-    for (int i = 0; i < 100; ++i) sent.push_back("line " + std::to_string(i) + "\n");
-    int completed = 0;
-    bool finished = false;
-    asio::co_spawn(io, produce(channel, sent, completed, finished), asio::detached);
+    Channel channel(io.get_executor(), 2);
+    Envelope envelope(Format::raw, "f");
+    CHECK(channel.try_send(message(envelope, 1, "a")));
+    CHECK(channel.try_send(message(envelope, 2, "b")));
+    CHECK_FALSE(channel.try_send(message(envelope, 3, "c")));
 
-    std::vector<std::string> received;
-    for (int round = 0; round < 1000 && received.size() < sent.size(); ++round) {
-        io.poll();
-        // Take at most two per round, so the buffer is sometimes full.
-        for (int i = 0; i < 2; ++i)
-            if (auto line = try_receive(channel)) received.push_back(*line);
-    }
+    bool sent = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        co_await channel.send(message(envelope, 3, "c"));
+        sent = true;
+    }, asio::detached);
     io.poll();
-    CHECK(finished);
-    CHECK(completed == 100);
-    CHECK(received == sent);
+    CHECK_FALSE(sent);  // nothing has taken the batch: the sender waits
+
+    // The batch is full, so the writer takes it without waiting for a flush.
+    Batch batch;
+    REQUIRE(channel.receive(batch));
+    CHECK(payloads(batch) == std::vector<std::string>{"a", "b"});
+    CHECK_FALSE(sent);  // the wake-up is posted to the feeds' thread, not run here
+    io.poll();
+    CHECK(sent);
+
+    channel.flush();
+    REQUIRE(channel.receive(batch));
+    CHECK(payloads(batch) == std::vector<std::string>{"c"});
 }
 
-TEST_CASE("the writer writes every line to the file in order, then stops at the end marker") {
+TEST_CASE("a flush hands over what is queued even when the writer comes for it later") {
+    asio::io_context io;
+    Channel channel(io.get_executor(), 100);
+    Envelope envelope(Format::raw, "f");
+    CHECK(channel.try_send(message(envelope, 1, "a")));
+    channel.flush();  // the writer is not waiting yet: the request must stay
+    Batch batch;
+    REQUIRE(channel.receive(batch));
+    CHECK(payloads(batch) == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("a flush wakes a writer that waits for messages") {
+    asio::io_context io;
+    Channel channel(io.get_executor(), 100);
+    Envelope envelope(Format::raw, "f");
+    auto received = std::async(std::launch::async, [&] {
+        Batch batch;
+        bool got = channel.receive(batch);
+        return got ? payloads(batch) : std::vector<std::string>{};
+    });
+    CHECK(channel.try_send(message(envelope, 1, "only")));
+    channel.flush();
+    CHECK(received.get() == std::vector<std::string>{"only"});
+}
+
+TEST_CASE("a closed channel is drained before receive reports the end") {
+    asio::io_context io;
+    Channel channel(io.get_executor(), 10);
+    Envelope envelope(Format::raw, "f");
+    CHECK(channel.try_send(message(envelope, 1, "a")));
+    CHECK(channel.try_send(message(envelope, 2, "b")));
+    channel.close();
+    Batch batch;
+    REQUIRE(channel.receive(batch));
+    CHECK(payloads(batch) == std::vector<std::string>{"a", "b"});
+    CHECK_FALSE(channel.receive(batch));
+    CHECK(batch.empty());
+}
+
+TEST_CASE("the writer writes every line to the file in order, then stops when the channel closes") {
     TempPath temp;
-    OutputOptions output;
-    output.path = temp.path;
-    Sink sink(output);
-    WriteResult result = write_all(4, {"{\"a\":1}\n", "second\n", "third line\n"}, sink);
+    Sink sink = file_sink(temp);
+    WriteResult result = write_all(4, {"{\"a\":1}", "second", "third line"}, sink);
     CHECK_FALSE(result.error);
     CHECK(result.lines == 3);
     CHECK(read_file(temp.path) == "{\"a\":1}\nsecond\nthird line\n");
 }
 
-TEST_CASE("the writer with nothing but the end marker writes nothing") {
+TEST_CASE("the writer with no message writes nothing") {
     TempPath temp;
-    OutputOptions output;
-    output.path = temp.path;
-    Sink sink(output);
+    Sink sink = file_sink(temp);
     WriteResult result = write_all(1, {}, sink);
     CHECK_FALSE(result.error);
     CHECK(result.lines == 0);
@@ -165,14 +179,12 @@ TEST_CASE("the writer with nothing but the end marker writes nothing") {
 
 TEST_CASE("the writer loses no line through a channel of capacity 1") {
     TempPath temp;
-    OutputOptions output;
-    output.path = temp.path;
-    Sink sink(output);
+    Sink sink = file_sink(temp);
     std::vector<std::string> lines;
     std::string expected;
     for (int i = 0; i < 10'000; ++i) {
-        lines.push_back(std::to_string(i) + "\n");
-        expected += lines.back();
+        lines.push_back(std::to_string(i));
+        expected += lines.back() + "\n";
     }
     WriteResult result = write_all(1, lines, sink);
     CHECK_FALSE(result.error);
@@ -180,16 +192,14 @@ TEST_CASE("the writer loses no line through a channel of capacity 1") {
     CHECK(read_file(temp.path) == expected);
 }
 
-TEST_CASE("the writer gathers lines past its 1 MiB batch into more writes without loss") {
+TEST_CASE("the writer splits output past its 1 MiB block into more writes without loss") {
     TempPath temp;
-    OutputOptions output;
-    output.path = temp.path;
-    Sink sink(output);
+    Sink sink = file_sink(temp);
     std::vector<std::string> lines;
     std::string expected;
     for (int i = 0; i < 40; ++i) {
-        lines.push_back(std::string(100'000, static_cast<char>('a' + i % 26)) + "\n");
-        expected += lines.back();
+        lines.push_back(std::string(100'000, static_cast<char>('a' + i % 26)));
+        expected += lines.back() + "\n";
     }
     WriteResult result = write_all(64, lines, sink);
     CHECK_FALSE(result.error);
@@ -208,20 +218,12 @@ TEST_CASE("the writer stops with EPIPE when the reader of its pipe is gone") {
     ::close(fds[1]);
 
     asio::io_context io;
-    asio::thread_pool pool(1);
-    LineChannel channel(io, 4);
-    int completed = 0;
-    bool finished = false;
-    std::optional<WriteResult> result;
-    // No end marker: the writer must return on the error by itself.
-    asio::co_spawn(io, produce(channel, {"a\n", "b\n"}, completed, finished), asio::detached);
-    asio::co_spawn(io, write_lines(channel, sink, pool.get_executor()), [&](std::exception_ptr error, WriteResult r) {
-        REQUIRE_FALSE(error);
-        result = r;
-    });
-    io.run();
-    pool.join();
-    REQUIRE(result.has_value());
-    CHECK(result->error == std::errc::broken_pipe);
-    CHECK(result->lines == 0);
+    Channel channel(io.get_executor(), 4);
+    Envelope envelope(Format::raw, "f");
+    CHECK(channel.try_send(message(envelope, 1, "a")));
+    channel.flush();
+    // Not closed: the writer must return on the error by itself.
+    WriteResult result = write_lines(channel, sink);
+    CHECK(result.error == std::errc::broken_pipe);
+    CHECK(result.lines == 0);
 }

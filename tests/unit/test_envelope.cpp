@@ -18,9 +18,17 @@ system_clock::time_point at_us(long long us) { return system_clock::time_point(m
 
 const system_clock::time_point t0 = at_us(1'700'000'000'123'456);  // 2023-11-14T22:13:20.123456Z
 
+// One line on its own, as the writer would append it to its block.
+std::string line_of(Envelope& envelope, std::uint64_t seq, std::uint64_t conn, system_clock::time_point received,
+                    MessageKind kind, std::string_view payload) {
+    std::string out;
+    envelope.append_line(seq, conn, received, kind, payload, out);
+    return out;
+}
+
 std::string jsonl(std::string_view payload, MessageKind kind = MessageKind::text, std::string_view feed = "f") {
     Envelope envelope(Format::jsonl, feed);
-    return envelope.line(1, 1, t0, kind, payload);
+    return line_of(envelope, 1, 1, t0, kind, payload);
 }
 
 std::string json_string(std::string_view text) {
@@ -53,7 +61,7 @@ nlohmann::json parse_line(const std::string& line) {
 
 TEST_CASE("envelope wraps a JSON payload as type json") {
     Envelope envelope(Format::jsonl, "trades");
-    std::string line = envelope.line(7, 2, t0, MessageKind::text, R"({"px":1.50,"q":[1,2]})");
+    std::string line = line_of(envelope, 7, 2, t0, MessageKind::text, R"({"px":1.50,"q":[1,2]})");
     CHECK(line == R"({"feed":"trades","seq":7,"conn":2,"ts":"2023-11-14T22:13:20.123456Z","type":"json","data":{"px":1.50,"q":[1,2]}})"
                   "\n");
 }
@@ -135,10 +143,10 @@ TEST_CASE("envelope escapes the feed name") {
 
 TEST_CASE("envelope writes seq and conn as plain decimal numbers") {
     Envelope envelope(Format::jsonl, "f");
-    CHECK(envelope.line(0, 0, t0, MessageKind::text, "1") ==
+    CHECK(line_of(envelope, 0, 0, t0, MessageKind::text, "1") ==
           R"({"feed":"f","seq":0,"conn":0,"ts":"2023-11-14T22:13:20.123456Z","type":"json","data":1})"
           "\n");
-    CHECK(envelope.line(18446744073709551615ull, 1234567890, t0, MessageKind::text, "1") ==
+    CHECK(line_of(envelope, 18446744073709551615ull, 1234567890, t0, MessageKind::text, "1") ==
           R"({"feed":"f","seq":18446744073709551615,"conn":1234567890,"ts":"2023-11-14T22:13:20.123456Z","type":"json","data":1})"
           "\n");
 }
@@ -166,7 +174,7 @@ TEST_CASE("envelope timestamps follow each message across seconds") {
     // show its own time, also when the clock steps back.
     Envelope envelope(Format::jsonl, "f");
     auto ts_of = [&](system_clock::time_point t) {
-        return parse_line(envelope.line(1, 1, t, MessageKind::text, "1"))["ts"].get<std::string>();
+        return parse_line(line_of(envelope, 1, 1, t, MessageKind::text, "1"))["ts"].get<std::string>();
     };
     CHECK(ts_of(at_us(0)) == "1970-01-01T00:00:00.000000Z");
     CHECK(ts_of(at_us(999'999)) == "1970-01-01T00:00:00.999999Z");
@@ -181,7 +189,7 @@ TEST_CASE("envelope timestamps follow each message across seconds") {
 // 1969-12-31T23:59:59, and a fresh Envelope once wrote 19 NUL bytes as its date.
 TEST_CASE("envelope timestamp of the last second before 1970 on a fresh envelope") {
     Envelope envelope(Format::jsonl, "f");
-    std::string line = envelope.line(1, 1, at_us(-1), MessageKind::text, "1");
+    std::string line = line_of(envelope, 1, 1, at_us(-1), MessageKind::text, "1");
     CHECK(line == R"({"feed":"f","seq":1,"conn":1,"ts":"1969-12-31T23:59:59.999999Z","type":"json","data":1})"
                   "\n");
 }
@@ -207,10 +215,10 @@ TEST_CASE("JSON strings replace ill-formed UTF-8 with U+FFFD") {
 
 TEST_CASE("raw format writes the payload and a newline") {
     Envelope envelope(Format::raw, "f");
-    CHECK(envelope.line(1, 1, t0, MessageKind::text, "{ \"a\" : 1 }") == "{ \"a\" : 1 }\n");
-    CHECK(envelope.line(2, 1, t0, MessageKind::text, "not json") == "not json\n");
-    CHECK(envelope.line(3, 1, t0, MessageKind::binary, std::string("\x00\xff", 2)) == std::string("\x00\xff\n", 3));
-    CHECK(envelope.line(4, 1, t0, MessageKind::text, "") == "\n");
+    CHECK(line_of(envelope, 1, 1, t0, MessageKind::text, "{ \"a\" : 1 }") == "{ \"a\" : 1 }\n");
+    CHECK(line_of(envelope, 2, 1, t0, MessageKind::text, "not json") == "not json\n");
+    CHECK(line_of(envelope, 3, 1, t0, MessageKind::binary, std::string("\x00\xff", 2)) == std::string("\x00\xff\n", 3));
+    CHECK(line_of(envelope, 4, 1, t0, MessageKind::text, "") == "\n");
 }
 
 TEST_CASE("every jsonl line parses as JSON and carries the payload") {
@@ -222,7 +230,7 @@ TEST_CASE("every jsonl line parses as JSON and carries the payload") {
     std::uint64_t seq = 0;
     for (const char* payload : json_payloads) {
         CAPTURE(payload);
-        nlohmann::json line = parse_line(envelope.line(++seq, 3, t0, MessageKind::text, payload));
+        nlohmann::json line = parse_line(line_of(envelope, ++seq, 3, t0, MessageKind::text, payload));
         CHECK(line["feed"] == "feed \"x\"");
         CHECK(line["seq"] == seq);
         CHECK(line["conn"] == 3);
@@ -234,16 +242,16 @@ TEST_CASE("every jsonl line parses as JSON and carries the payload") {
     const char* text_payloads[] = {"", "hello", "{\"a\":1,}", "1 2", "tab\there\nnewline", "\x01\x02\x7f", "'single'"};
     for (const char* payload : text_payloads) {
         CAPTURE(payload);
-        nlohmann::json line = parse_line(envelope.line(++seq, 3, t0, MessageKind::text, payload));
+        nlohmann::json line = parse_line(line_of(envelope, ++seq, 3, t0, MessageKind::text, payload));
         CHECK(line["type"] == "text");
         CHECK(line["data"] == payload);
     }
 
-    nlohmann::json invalid = parse_line(envelope.line(++seq, 3, t0, MessageKind::text, "a\xff"));
+    nlohmann::json invalid = parse_line(line_of(envelope, ++seq, 3, t0, MessageKind::text, "a\xff"));
     CHECK(invalid["type"] == "text");
     CHECK(invalid["data"] == "a\xef\xbf\xbd");
 
-    nlohmann::json binary = parse_line(envelope.line(++seq, 3, t0, MessageKind::binary, "foobar"));
+    nlohmann::json binary = parse_line(line_of(envelope, ++seq, 3, t0, MessageKind::binary, "foobar"));
     CHECK(binary["type"] == "binary");
     CHECK(binary["data"] == "Zm9vYmFy");
 }
@@ -256,4 +264,26 @@ TEST_CASE("JSON nested deeper than 512 levels becomes text") {
 
     std::string ok = std::string(512, '[') + std::string(512, ']');
     CHECK(parse_line(jsonl(ok))["type"] == "json");
+}
+
+// The escaper and the validator look at eight bytes at a time: a byte that
+// needs care must be found wherever it falls in such a word.
+TEST_CASE("special bytes are found at every position of a long string") {
+    const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\x01'), "\x1f", "\xc3\xa9", "\xe2\x82\xac",
+                                    "\x7f", " ", "~"};
+    for (const std::string& special : specials) {
+        for (std::size_t at = 0; at < 20; ++at) {
+            std::string text = std::string(at, 'a') + special + std::string(20 - at, 'b');
+            CAPTURE(at);
+            CAPTURE(text);
+            CHECK(nlohmann::json::parse(json_string(text)).get<std::string>() == text);
+            // As a JSON document, a string must come back the same.
+            std::string document = json_string(text);
+            nlohmann::json line = nlohmann::json::parse(jsonl(document));
+            CHECK(line["type"] == "json");
+            CHECK(line["data"].get<std::string>() == text);
+        }
+    }
+    // Invalid UTF-8 after a run of plain bytes is still replaced, not copied.
+    CHECK(json_string(std::string(13, 'a') + "\xff") == "\"" + std::string(13, 'a') + "\\ufffd\"");
 }
