@@ -35,6 +35,7 @@ SERVER = BUILD / "bench" / "wsgather-bench-server"
 CEILING = BUILD / "bench" / "wsgather-bench-ceiling"
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-websockets
 NODE = os.environ.get("NODE", "node")
+TIME = "/usr/bin/time"  # GNU time (Debian package time), for peak RSS
 
 RUN_TIMEOUT = 300.0  # seconds; a run that takes longer has failed
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
@@ -167,10 +168,15 @@ def stderr_text(process):
 
 
 def run_once(argv, server, stdout):
+    """One timed run. Its peak RSS comes from GNU time: the ru_maxrss that
+    wait4 reports here would include this script's own RSS, which a child
+    inherits at fork and keeps as its high-water mark across exec."""
     server_cpu = server.cpu_seconds()
-    started = time.perf_counter()
-    process = spawn(argv, stdout)
-    sample = reap(process, started, server)
+    with tempfile.NamedTemporaryFile("r") as usage:
+        started = time.perf_counter()
+        process = spawn([TIME, "-f", "%M", "-o", usage.name] + argv, stdout)
+        sample = reap(process, started, server)
+        sample.rss_kib = int(usage.read().split()[-1])
     sample.server_cpu -= server_cpu
     sample.stderr = stderr_text(process)
     return sample
