@@ -7,7 +7,7 @@
 
 namespace wsgather {
 
-Backoff::Backoff(Duration min, Duration max, std::uint64_t seed) : min_(min), max_(std::max(min, max)), rng_(seed) {}
+Backoff::Backoff(Duration min, Duration max, std::uint64_t seed) : min_(min), max_(std::max(min, max)), rng_{seed} {}
 
 Duration Backoff::next() {
     if (attempt_ < 63) ++attempt_;
