@@ -167,16 +167,19 @@ def stderr_text(process):
     return text
 
 
-def run_once(argv, server, stdout):
-    """One timed run. Its peak RSS comes from GNU time: the ru_maxrss that
-    wait4 reports here would include this script's own RSS, which a child
-    inherits at fork and keeps as its high-water mark across exec."""
+def run_once(argv, server, stdout, measure_rss=False):
+    """One run. With measure_rss, the peak RSS comes from GNU time (which
+    costs a few milliseconds of wall time): the ru_maxrss that wait4 reports
+    here would include this script's own RSS, which a child inherits at fork
+    and keeps as its high-water mark across exec."""
     server_cpu = server.cpu_seconds()
     with tempfile.NamedTemporaryFile("r") as usage:
+        if measure_rss:
+            argv = [TIME, "-f", "%M", "-o", usage.name] + argv
         started = time.perf_counter()
-        process = spawn([TIME, "-f", "%M", "-o", usage.name] + argv, stdout)
+        process = spawn(argv, stdout)
         sample = reap(process, started, server)
-        sample.rss_kib = int(usage.read().split()[-1])
+        sample.rss_kib = int(usage.read().split()[-1]) if measure_rss else 0
     sample.server_cpu -= server_cpu
     sample.stderr = stderr_text(process)
     return sample
@@ -243,6 +246,7 @@ class Throughput:
 class Result:
     tool: Tool
     samples: list = field(default_factory=list)
+    rss_kib: int = 0  # peak, from the checked run
     error: str = ""
 
 
@@ -261,10 +265,13 @@ def run_throughput(workload, tools, runs, log):
         feeds = workload.urls(server)
         results = [Result(tool) for tool in tools if tool.multi_feed or workload.feeds == 1]
         for result in results:
+            # The checked run also gives the peak RSS: the timed runs below
+            # go without the measuring wrapper.
             with tempfile.TemporaryFile() as out:
-                sample = run_once(result.tool.command(feeds), server, out)
+                sample = run_once(result.tool.command(feeds), server, out, measure_rss=True)
                 out.seek(0)
                 data = out.read()
+            result.rss_kib = sample.rss_kib
             if sample.status != 0:
                 result.error = f"exit status {sample.status}: {sample.stderr.strip()}"
             else:
@@ -298,12 +305,12 @@ def run_throughput(workload, tools, runs, log):
             f"{total_messages / wall:,.0f}",
             f"{total_bytes / wall / 1e6:,.1f}",
             f"{median([s.cpu for s in r.samples]):.2f}",
-            f"{median([s.rss_kib for s in r.samples]) / 1024:.1f}",
+            f"{r.rss_kib / 1024:.1f}",
             f"{median([s.server_cpu for s in r.samples]):.2f}",
             f"{wall / base_wall:.2f}×",
             "" if not r.error else r.error,
         ])
-    header = ["tool", "wall s, median (min–max)", "msg/s", "MB/s", "CPU s", "peak RSS MiB", "server CPU s",
+    header = ["tool", "wall s, median (min–max)", "msg/s", "MB/s", "CPU s", "peak RSS MiB (checked run)", "server CPU s",
               "× wsgather", "note"]
     summary = {r.tool.name: median([s.wall for s in r.samples]) for r in results if r.samples}
     summary.update({f"{r.tool.name}.cpu": median([s.cpu for s in r.samples]) for r in results if r.samples})
@@ -551,9 +558,9 @@ def main():
     if "W5" in only:
         title = "W5: latency, 8 feeds × 5,000 msg/s for 10 s, one frame per write"
         log(title)
-        text, summary["W5"] = run_latency(TOOLS, 1, log)
+        text, summary["W5"] = run_latency(TOOLS, min(args.runs, 3), log)
         sections.append(f"### {title}\n\nFrom the send time the server puts in each message to the moment "
-                        f"the benchmark reads the line from the tool's stdout.\n\n{text}")
+                        f"the benchmark reads the line from the tool's stdout; medians over the runs.\n\n{text}")
     if "W6" in only:
         counts = [int(n) for n in args.idle.split(",") if n]
         title = f"W6: idle connections ({', '.join(f'{n:,}' for n in counts)})"

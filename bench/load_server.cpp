@@ -342,9 +342,12 @@ awaitable<void> session(tcp::socket socket)
     stream.expires_never();
     Websocket ws(std::move(stream));
     websocket::stream_base::timeout timeouts{};
-    // Bounds the handshake and the wait for the client's close reply. No idle
+    // Bounds the handshake and the wait for the client's close reply. The
+    // close frame goes out behind megabytes of messages still in the socket
+    // buffers, which a slow client reads for seconds before it can answer:
+    // the bound is generous, and the driver bounds every run anyway. No idle
     // timeout: a streaming connection never reads, and idle ones are meant to stay.
-    timeouts.handshake_timeout = 5s;
+    timeouts.handshake_timeout = 120s;
     timeouts.idle_timeout = websocket::stream_base::none();
     timeouts.keep_alive_pings = false;
     ws.set_option(timeouts);
