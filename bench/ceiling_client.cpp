@@ -7,13 +7,13 @@
 // command-line order, when all have ended (or on SIGINT/SIGTERM). Exit status
 // 0 when every server closed with code 1000, 1 otherwise, 2 bad arguments.
 
+#include "peer_support.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-
-#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdint>
@@ -24,6 +24,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+using wsgather::peer::raise_fd_limit;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -86,18 +88,6 @@ awaitable<void> run(Feed& feed)
         }
         ++feed.messages;
         buffer.consume(buffer.size());
-    }
-}
-
-// Ten thousand connections need far more descriptors than the usual soft
-// limit of 1024.
-void raise_fd_limit()
-{
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
-            std::perror("setrlimit");
     }
 }
 

@@ -18,14 +18,14 @@
 //
 // Unknown paths get HTTP 404, bad or unknown parameters HTTP 400.
 
+#include "peer_support.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <charconv>
@@ -41,6 +41,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+using wsgather::peer::emit;
+using wsgather::peer::parse_number;
+using wsgather::peer::raise_fd_limit;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -64,24 +68,6 @@ constexpr std::size_t max_size = 64 * 1024 * 1024;
 
 using Request = http::request<http::string_body>;
 using Websocket = websocket::stream<beast::tcp_stream>;
-
-void emit(std::string const& line)
-{
-    // The benchmark driver blocks on these lines, so each one leaves at once.
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-}
-
-template <class T>
-std::optional<T> parse_number(std::string_view text)
-{
-    T value{};
-    auto const [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size())
-        return std::nullopt;
-    return value;
-}
 
 std::uint64_t now_us()
 {
@@ -395,18 +381,6 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor)
             continue;
         }
         asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), log_failure);
-    }
-}
-
-// Ten thousand idle connections need far more descriptors than the usual
-// soft limit of 1024.
-void raise_fd_limit()
-{
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
-            std::perror("setrlimit");
     }
 }
 

@@ -7,6 +7,8 @@
 // on them. The request target picks the behaviour: /count, /echo, /headers,
 // /mixed, /status/CODE, /mute, /subprotocol; anything else gets HTTP 404.
 
+#include "peer_support.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
@@ -16,8 +18,6 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-
-#include <sys/resource.h>
 
 #include <array>
 #include <charconv>
@@ -31,6 +31,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+
+using wsgather::peer::emit;
+using wsgather::peer::parse_number;
+using wsgather::peer::raise_fd_limit;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -50,24 +54,6 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 using Request = http::request<http::string_body>;
-
-void emit(std::string const& line)
-{
-    // Tests block on these lines, so each one has to leave the process now.
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
-}
-
-template <class T>
-std::optional<T> parse_number(std::string_view text)
-{
-    T value{};
-    auto const [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc{} || end != text.data() + text.size())
-        return std::nullopt;
-    return value;
-}
 
 std::string json_quote(std::string_view text)
 {
@@ -531,17 +517,6 @@ awaitable<void> accept_loop(tcp::acceptor& acceptor, ssl::context* tls)
                                std::cerr << "connection: " << x.what() << '\n';
                            }
                        });
-    }
-}
-
-// A thousand simultaneous connections need more descriptors than the usual
-// soft limit of 1024.
-void raise_fd_limit()
-{
-    rlimit limit{};
-    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &limit);
     }
 }
 
