@@ -88,8 +88,9 @@ public:
     // I/O thread, after the last send: receive() returns false once drained.
     void close();
 
-    // Writer thread. Blocks until messages are queued, then replaces
-    // `batch` with all of them; false when closed and nothing is left.
+    // Writer thread. Blocks until the I/O thread hands messages over (a
+    // flush, or a half-full channel), then replaces `batch` with all that
+    // are queued; false when closed and nothing is left.
     bool receive(Batch& batch);
 
 private:
