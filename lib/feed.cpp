@@ -82,7 +82,7 @@ std::vector<std::string_view> extension_names(std::string_view value) {
 
 }  // namespace
 
-Feed::Feed(asio::any_io_executor executor, asio::ssl::context& tls, const FeedSpec& spec, const Options& options,
+Feed::Feed(asio::any_io_executor executor, asio::ssl::context* tls, const FeedSpec& spec, const Options& options,
            Channel& lines, Quota& quota)
     : executor_(executor),
       tls_(tls),
@@ -182,7 +182,7 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
     if (!result.reason.empty() || stopping_) co_return result;
 
     std::optional<Ws> ws;
-    if constexpr (is_secure<Ws>) ws.emplace(executor_, tls_);
+    if constexpr (is_secure<Ws>) ws.emplace(executor_, *tls_);
     else ws.emplace(executor_);
     beast::tcp_stream& tcp = beast::get_lowest_layer(*ws);
     StopHook hook(on_stop_, [&tcp] { tcp.cancel(); });

@@ -29,7 +29,8 @@ enum class FeedOutcome {
 
 class Feed {
 public:
-    Feed(boost::asio::any_io_executor executor, boost::asio::ssl::context& tls, const FeedSpec& spec,
+    // `tls` may be null for a ws:// feed.
+    Feed(boost::asio::any_io_executor executor, boost::asio::ssl::context* tls, const FeedSpec& spec,
          const Options& options, Channel& lines, Quota& quota);
     Feed(const Feed&) = delete;
     Feed& operator=(const Feed&) = delete;
@@ -64,7 +65,7 @@ private:
     std::string check_handshake_answer(std::string_view subprotocol, std::string_view extensions) const;
 
     boost::asio::any_io_executor executor_;
-    boost::asio::ssl::context& tls_;
+    boost::asio::ssl::context* tls_;
     const FeedSpec& spec_;
     const Options& options_;
     Channel& lines_;
