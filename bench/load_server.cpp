@@ -42,6 +42,7 @@
 #include <string_view>
 #include <vector>
 
+using wsgather::peer::accept_loop;
 using wsgather::peer::emit;
 using wsgather::peer::parse_number;
 using wsgather::peer::raise_fd_limit;
@@ -354,36 +355,6 @@ awaitable<void> session(tcp::socket socket)
         co_await ws.async_close(websocket::close_code::normal, nothrow);
 }
 
-void log_failure(std::exception_ptr e)
-{
-    // One broken connection must not take the server down.
-    if (!e)
-        return;
-    try {
-        std::rethrow_exception(e);
-    } catch (std::exception const& x) {
-        std::cerr << "connection: " << x.what() << '\n';
-    }
-}
-
-awaitable<void> accept_loop(tcp::acceptor& acceptor)
-{
-    asio::steady_timer backoff(acceptor.get_executor());
-    for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(nothrow);
-        if (ec == asio::error::operation_aborted)
-            co_return;
-        if (ec) {
-            // Typically out of file descriptors: pause rather than spin, keep serving.
-            std::cerr << "accept: " << ec.message() << '\n';
-            backoff.expires_after(50ms);
-            co_await backoff.async_wait(nothrow);
-            continue;
-        }
-        asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), log_failure);
-    }
-}
-
 int usage()
 {
     std::cerr << "usage: wsgather-bench-server [--port N]\n";
@@ -422,7 +393,8 @@ int main(int argc, char* argv[])
         asio::signal_set signals(ioc, SIGINT, SIGTERM);
         signals.async_wait([&ioc](beast::error_code, int) { ioc.stop(); });
 
-        asio::co_spawn(ioc, accept_loop(acceptor), asio::detached);
+        asio::co_spawn(ioc, accept_loop(acceptor, [](tcp::socket socket) { return session(std::move(socket)); }),
+                       asio::detached);
         ioc.run();
     } catch (std::exception const& e) {
         std::cerr << "wsgather-bench-server: " << e.what() << '\n';

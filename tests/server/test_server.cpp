@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 
+using wsgather::peer::accept_loop;
 using wsgather::peer::emit;
 using wsgather::peer::parse_number;
 using wsgather::peer::raise_fd_limit;
@@ -492,34 +493,6 @@ awaitable<void> handle(tcp::socket socket, ssl::context* tls)
     co_await serve(std::move(stream));
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, ssl::context* tls)
-{
-    asio::steady_timer backoff(acceptor.get_executor());
-    for (;;) {
-        auto [ec, socket] = co_await acceptor.async_accept(nothrow);
-        if (ec == asio::error::operation_aborted)
-            co_return;
-        if (ec) {
-            // Typically out of file descriptors: pause rather than spin, keep serving.
-            std::cerr << "accept: " << ec.message() << '\n';
-            backoff.expires_after(50ms);
-            co_await backoff.async_wait(nothrow);
-            continue;
-        }
-        asio::co_spawn(acceptor.get_executor(), handle(std::move(socket), tls),
-                       [](std::exception_ptr e) {
-                           // One broken connection must not take the server down.
-                           if (!e)
-                               return;
-                           try {
-                               std::rethrow_exception(e);
-                           } catch (std::exception const& x) {
-                               std::cerr << "connection: " << x.what() << '\n';
-                           }
-                       });
-    }
-}
-
 int usage()
 {
     std::cerr << "usage: wsgather-test-server [--port N] [--tls CERT_PEM KEY_PEM]\n";
@@ -574,7 +547,10 @@ int main(int argc, char* argv[])
         asio::signal_set signals(ioc, SIGINT, SIGTERM);
         signals.async_wait([&ioc](beast::error_code, int) { ioc.stop(); });
 
-        asio::co_spawn(ioc, accept_loop(acceptor, tls ? &*tls : nullptr), asio::detached);
+        ssl::context* context = tls ? &*tls : nullptr;
+        asio::co_spawn(ioc,
+                       accept_loop(acceptor, [context](tcp::socket socket) { return handle(std::move(socket), context); }),
+                       asio::detached);
         ioc.run();
     } catch (std::exception const& e) {
         std::cerr << "wsgather-test-server: " << e.what() << '\n';
