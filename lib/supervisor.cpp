@@ -148,14 +148,8 @@ private:
 int run(const Options& options) {
     log::set_verbosity(options.verbosity);
     try {
-        // Making an OpenSSL context costs milliseconds (a tenth of 10 M
-        // instructions of a short run went there): only when some feed is
-        // wss://, or to check the TLS files given.
         bool any_wss = std::any_of(options.feeds.begin(), options.feeds.end(), [](const FeedSpec& f) { return f.tls; });
-        const TlsOptions& t = options.tls;
-        std::optional<asio::ssl::context> tls;
-        if (any_wss || !t.ca_file.empty() || !t.cert_file.empty() || !t.key_file.empty())
-            tls.emplace(make_tls_context(options.tls, any_wss));
+        std::optional<asio::ssl::context> tls = make_tls_context(options.tls, any_wss);
         Sink sink(options.output);
         return Run(options, tls ? &*tls : nullptr, sink).execute();
     } catch (const TlsSetupError& e) {

@@ -18,7 +18,9 @@ bool is_ip_literal(const std::string& host) {
 
 }  // namespace
 
-ssl::context make_tls_context(const TlsOptions& options, bool any_wss) {
+std::optional<ssl::context> make_tls_context(const TlsOptions& options, bool any_wss) {
+    if (!any_wss && options.ca_file.empty() && options.cert_file.empty() && options.key_file.empty())
+        return std::nullopt;
     ssl::context context(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
     boost::system::error_code ec;

@@ -8,6 +8,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -21,10 +22,10 @@ struct TlsSetupError : std::runtime_error {
 };
 
 // Verification is on unless `insecure`; --ca-file replaces the system store,
-// as curl's --cacert does. Reading the system store takes tens of
-// milliseconds, so it is read only when `any_wss` says some feed needs it;
-// the files named in `options` are always checked.
-boost::asio::ssl::context make_tls_context(const TlsOptions& options, bool any_wss);
+// as curl's --cacert does. Making a context costs milliseconds and reading
+// the system store tens more, so with no wss:// feed (`any_wss` false) there
+// is none, unless TLS files were named: those are always checked.
+std::optional<boost::asio::ssl::context> make_tls_context(const TlsOptions& options, bool any_wss);
 
 // Sends SNI for host names (never for IP literals, RFC 6066) and makes
 // OpenSSL check that the certificate is for `host`.
