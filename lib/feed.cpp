@@ -41,6 +41,10 @@ constexpr Duration longest_retry_after = std::chrono::hours(1);
 // message is written, so an idle feed holds little memory.
 constexpr std::size_t kept_buffer_bytes = 1u << 20;
 
+// What a feed's message buffer starts with. Beast would prepare 1,536 bytes
+// before every read, which for ten thousand idle feeds is 15 MB of nothing.
+constexpr std::size_t first_read_bytes = 256;
+
 // Clears the stop hook when a step that installed it ends, so stop() never
 // reaches into a coroutine frame that is gone.
 class StopHook {
@@ -174,17 +178,31 @@ asio::awaitable<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_cloc
 
 template <class Ws>
 asio::awaitable<Feed::Attempt> Feed::attempt() {
-    const ConnectOptions& connect = options_.connect;
     Attempt result;
-    auto deadline = steady_clock::now() + connect.connect_timeout;
-
-    auto endpoints = co_await resolve(deadline, result);
-    if (!result.reason.empty() || stopping_) co_return result;
-
+    // The stream lives here; everything that only opening it needs (the
+    // endpoints, the handshake's answer) lives in open()'s frame, which is
+    // gone before the session starts: an idle feed keeps only what reading needs.
     std::optional<Ws> ws;
     if constexpr (is_secure<Ws>) ws.emplace(executor_, *tls_);
     else ws.emplace(executor_);
-    beast::tcp_stream& tcp = beast::get_lowest_layer(*ws);
+    co_await open(*ws, result);
+    if (!result.connected) co_return result;
+
+    auto up_since = steady_clock::now();
+    co_await session(*ws, result);
+    result.up_for = steady_clock::now() - up_since;
+    co_return result;
+}
+
+template <class Ws>
+asio::awaitable<void> Feed::open(Ws& ws, Attempt& result) {
+    const ConnectOptions& connect = options_.connect;
+    auto deadline = steady_clock::now() + connect.connect_timeout;
+
+    auto endpoints = co_await resolve(deadline, result);
+    if (!result.reason.empty() || stopping_) co_return;
+
+    beast::tcp_stream& tcp = beast::get_lowest_layer(ws);
     StopHook hook(on_stop_, [&tcp] { tcp.cancel(); });
 
     // TCP: the stream's own timer bounds connect and TLS together.
@@ -195,16 +213,16 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
                             ? fmt::format("cannot connect to {}: no answer within {}", spec_.host_header,
                                           format_duration(connect.connect_timeout))
                             : fmt::format("cannot connect to {}: {}", spec_.host_header, connect_error.message());
-        co_return result;
+        co_return;
     }
     error_code ignored;
     tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
 
     if constexpr (is_secure<Ws>) {
-        prepare_tls_stream(ws->next_layer(), spec_.host, options_.tls.insecure);
-        auto [tls_error] = co_await ws->next_layer().async_handshake(asio::ssl::stream_base::client, use_tuple);
+        prepare_tls_stream(ws.next_layer(), spec_.host, options_.tls.insecure);
+        auto [tls_error] = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, use_tuple);
         if (tls_error) {
-            std::string problem = certificate_problem(ws->next_layer());
+            std::string problem = certificate_problem(ws.next_layer());
             if (!problem.empty()) {
                 result.reason = fmt::format("TLS certificate of {} rejected: {}", spec_.host_header, problem);
                 result.give_up = true;  // the same certificate will be rejected again
@@ -214,7 +232,7 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
             } else {
                 result.reason = fmt::format("TLS handshake with {} failed: {}", spec_.host_header, tls_error.message());
             }
-            co_return result;
+            co_return;
         }
     }
 
@@ -224,8 +242,8 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
     timeouts.handshake_timeout = remaining(deadline);
     timeouts.idle_timeout = websocket::stream_base::none();
     timeouts.keep_alive_pings = false;
-    ws->set_option(timeouts);
-    ws->set_option(websocket::stream_base::decorator([this](websocket::request_type& request) {
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator([this](websocket::request_type& request) {
         request.set(http::field::user_agent, "wsgather/" WSGATHER_VERSION);
         if (!spec_.userinfo.empty()) {
             std::string credentials = "Basic ";
@@ -241,18 +259,18 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
         for (const Header& h : options_.connect.headers) request.erase(h.name);
         for (const Header& h : options_.connect.headers) request.insert(h.name, h.value);
     }));
-    ws->read_message_max(connect.max_message_size);
+    ws.read_message_max(connect.max_message_size);
     if (connect.compress) {
         websocket::permessage_deflate deflate;
         deflate.client_enable = true;
-        ws->set_option(deflate);
+        ws.set_option(deflate);
     }
 
     websocket::response_type answer;
-    auto [handshake_error] = co_await ws->async_handshake(answer, spec_.host_header, spec_.target, use_tuple);
+    auto [handshake_error] = co_await ws.async_handshake(answer, spec_.host_header, spec_.target, use_tuple);
     if (handshake_error == websocket::error::upgrade_declined) {
         explain_handshake_answer(answer.result_int(), answer.reason(), answer[http::field::retry_after], result);
-        co_return result;
+        co_return;
     }
     if (handshake_error) {
         result.reason = handshake_error == beast::error::timeout
@@ -260,14 +278,14 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
                                           format_duration(connect.connect_timeout))
                             : fmt::format("WebSocket handshake with {} failed: {}", spec_.host_header,
                                           handshake_error.message());
-        co_return result;
+        co_return;
     }
     // Beast 1.81 checks neither of these itself.
     std::string problem = check_handshake_answer(answer[http::field::sec_websocket_protocol],
                                                  answer[http::field::sec_websocket_extensions]);
     if (!problem.empty()) {
         result.reason = problem;
-        co_return result;  // the stream is dropped without a close handshake: the peer broke the protocol
+        co_return;  // the stream is dropped without a close handshake: the peer broke the protocol
     }
 
     result.connected = true;
@@ -278,11 +296,7 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
 
     // The handshake timeout now bounds the wait for the server's close reply.
     timeouts.handshake_timeout = connect.close_timeout;
-    ws->set_option(timeouts);
-    auto up_since = steady_clock::now();
-    co_await session(*ws, result);
-    result.up_for = steady_clock::now() - up_since;
-    co_return result;
+    ws.set_option(timeouts);
 }
 
 void Feed::explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after,
@@ -340,7 +354,7 @@ asio::awaitable<void> Feed::session(Ws& ws, Attempt& result) {
         }
     }
     if (result.reason.empty() && !stopping_) {
-        if (options_.connect.ping_interval.count() > 0) tasks.spawn(watch_liveness(ws));
+        if (options_.connect.ping_interval.count() > 0) schedule_ping(ws, tasks);
         co_await read_messages(ws, result);
     }
     session_over_ = true;
@@ -354,7 +368,11 @@ asio::awaitable<void> Feed::read_messages(Ws& ws, Attempt& result) {
     while (!stopping_) {
         // Frame by frame, so that every frame counts as a sign of life.
         do {
-            auto [ec, n] = co_await ws.async_read_some(buffer, 0, use_tuple);
+            // A message's first read takes no more than the buffer already
+            // holds: an idle feed waits with a small buffer, a busy one with
+            // what earlier messages grew it to (0 is Beast's "no limit").
+            std::size_t limit = buffer.size() == 0 ? std::max(buffer.capacity(), first_read_bytes) : 0;
+            auto [ec, n] = co_await ws.async_read_some(buffer, limit, use_tuple);
             ++signs_of_life_;
             if (!ec) continue;
             if (stopping_) co_return;
@@ -394,31 +412,31 @@ asio::awaitable<void> Feed::read_messages(Ws& ws, Attempt& result) {
     }
 }
 
+// The liveness check is a chain of callbacks, not a coroutine: it runs beside
+// every open connection, and for an idle feed a coroutine frame and its spawn
+// cost more memory than the rest of the check (docs/performance.md, W6).
 template <class Ws>
-asio::awaitable<void> Feed::watch_liveness(Ws& ws) {
-    const ConnectOptions& connect = options_.connect;
-    while (!session_over_) {
-        ping_timer_.expires_after(connect.ping_interval);
-        co_await ping_timer_.async_wait(use_tuple);
-        if (session_over_) co_return;
+void Feed::schedule_ping(Ws& ws, TaskGroup& tasks) {
+    ping_timer_.expires_after(options_.connect.ping_interval);
+    ping_timer_.async_wait(tasks.track([this, &ws, &tasks](error_code ec) {
+        if (ec || session_over_) return;
         // While the reader waits for room in the channel it cannot see a
         // pong, so there is nothing to check.
-        if (paused_) continue;
-        auto before_ping = signs_of_life_;
-        auto [ping_error] = co_await ws.async_ping({}, use_tuple);
-        if (ping_error || session_over_) co_return;
-        ping_timer_.expires_after(connect.ping_timeout);
-        co_await ping_timer_.async_wait(use_tuple);
-        if (session_over_) co_return;
-        if (!paused_ && signs_of_life_ == before_ping) {
-            peer_dead_ = true;
-            // Closing the socket, not cancelling the read, is the safe way
-            // to end a Beast read in progress (beast#1117).
-            error_code ignored;
-            beast::get_lowest_layer(ws).socket().close(ignored);
-            co_return;
-        }
-    }
+        if (paused_) return schedule_ping(ws, tasks);
+        ws.async_ping({}, tasks.track([this, &ws, &tasks, before_ping = signs_of_life_](error_code ec) {
+            if (ec || session_over_) return;
+            ping_timer_.expires_after(options_.connect.ping_timeout);
+            ping_timer_.async_wait(tasks.track([this, &ws, &tasks, before_ping](error_code ec) {
+                if (ec || session_over_) return;
+                if (paused_ || signs_of_life_ != before_ping) return schedule_ping(ws, tasks);
+                peer_dead_ = true;
+                // Closing the socket, not cancelling the read, is the safe
+                // way to end a Beast read in progress (beast#1117).
+                error_code ignored;
+                beast::get_lowest_layer(ws).socket().close(ignored);
+            }));
+        }));
+    }));
 }
 
 template <class Ws>

@@ -21,6 +21,8 @@
 
 namespace wsgather {
 
+class TaskGroup;
+
 enum class FeedOutcome {
     stopped,  // stop() was called
     ended,    // without reconnecting, the server closed normally
@@ -55,9 +57,10 @@ private:
     };
 
     template <class Ws> boost::asio::awaitable<Attempt> attempt();
+    template <class Ws> boost::asio::awaitable<void> open(Ws& ws, Attempt& result);
     template <class Ws> boost::asio::awaitable<void> session(Ws& ws, Attempt& result);
     template <class Ws> boost::asio::awaitable<void> read_messages(Ws& ws, Attempt& result);
-    template <class Ws> boost::asio::awaitable<void> watch_liveness(Ws& ws);
+    template <class Ws> void schedule_ping(Ws& ws, TaskGroup& tasks);
     template <class Ws> boost::asio::awaitable<void> close(Ws& ws);
     boost::asio::awaitable<boost::asio::ip::tcp::resolver::results_type> resolve(
         std::chrono::steady_clock::time_point deadline, Attempt& result);

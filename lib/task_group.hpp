@@ -1,7 +1,9 @@
 // The gather pattern: start coroutines, then wait until all of them have
 // finished. A coroutine that throws does not stop the others; join()
-// rethrows the first exception once all are done. Single-threaded: every
-// task runs on the group's executor.
+// rethrows the first exception once all are done. A completion handler can
+// be counted as a task too (track), for work that is cheaper as a chain of
+// callbacks than as a coroutine of its own. Single-threaded: every task runs
+// on the group's executor.
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,6 +14,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <utility>
 
 namespace wsgather {
 
@@ -25,8 +28,20 @@ public:
         ++running_;
         boost::asio::co_spawn(executor_, std::move(task), [this](std::exception_ptr error) {
             if (error && !first_error_) first_error_ = error;
-            if (--running_ == 0) idle_.cancel();
+            finish();
         });
+    }
+
+    // Wraps a completion handler so that join() waits until it has run. A
+    // handler that starts the next step tracks that step before it returns,
+    // so a chain of them keeps the group busy from start to end.
+    template <class Handler>
+    auto track(Handler handler) {
+        ++running_;
+        return [this, handler = std::move(handler)](auto&&... args) mutable {
+            handler(std::forward<decltype(args)>(args)...);
+            finish();
+        };
     }
 
     std::size_t running() const { return running_; }
@@ -42,6 +57,10 @@ public:
     }
 
 private:
+    void finish() {
+        if (--running_ == 0) idle_.cancel();
+    }
+
     boost::asio::any_io_executor executor_;
     boost::asio::steady_timer idle_;
     std::size_t running_ = 0;

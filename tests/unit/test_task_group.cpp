@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -128,4 +129,29 @@ TEST_CASE("task group join also waits for tasks spawned while it waits") {
     spawn_joiner(io, group, events);
     io.run();
     CHECK(events == std::vector<std::string>{"parent", "child", "joined"});
+}
+
+TEST_CASE("task group join waits for a chain of tracked handlers") {
+    asio::io_context io;
+    TaskGroup group(io.get_executor());
+    std::vector<std::string> events;
+    asio::steady_timer timer(io);
+    int links = 0;
+    // Each link re-arms the timer from inside a tracked handler: the group
+    // stays busy across the hand-over from one link to the next.
+    std::function<void()> next = [&] {
+        timer.expires_after(std::chrono::steady_clock::duration::zero());
+        timer.async_wait(group.track([&](boost::system::error_code ec) {
+            REQUIRE_FALSE(ec);
+            if (++links < 3) next();
+            else events.push_back("chain done");
+        }));
+    };
+    next();
+    CHECK(group.running() == 1);
+    spawn_joiner(io, group, events);
+    io.run();
+    CHECK(links == 3);
+    CHECK(events == std::vector<std::string>{"chain done", "joined"});
+    CHECK(group.running() == 0);
 }
