@@ -7,6 +7,7 @@
 #include "sink.hpp"
 #include "task_group.hpp"
 #include "tls.hpp"
+#include "trampoline.hpp"
 #include "units.hpp"
 #include "writer.hpp"
 
@@ -44,13 +45,13 @@ public:
           sink_(sink),
           lines_(io_.get_executor(), options.output.buffer),
           quota_(options.run.count, [this] { stop("reached --count"); }),
-          feeds_group_(io_.get_executor()),
+          feeds_group_(FeedExecutor(io_.get_executor())),
           signals_(io_, SIGINT, SIGTERM),
           deadline_(io_) {}
 
     int execute() {
         for (const FeedSpec& spec : options_.feeds)
-            feeds_.push_back(std::make_unique<Feed>(io_.get_executor(), tls_, spec, options_, lines_, quota_));
+            feeds_.push_back(std::make_unique<Feed>(FeedExecutor(io_.get_executor()), tls_, spec, options_, lines_, quota_));
         outcomes_.assign(feeds_.size(), FeedOutcome::stopped);
 
         watch_signals();
