@@ -49,6 +49,7 @@ public:
     void append(const Message& message);
     void clear();
     std::size_t size() const { return count_; }
+    std::size_t bytes() const { return bytes_.size(); }
     bool empty() const { return count_ == 0; }
 
     // Calls f(const Message&) for each message in order; the payloads point
@@ -83,7 +84,8 @@ public:
     // I/O thread, when it has nothing else to do: the messages queued so far
     // are to be written now (at once, or as soon as the writer is free).
     // Waking the writer per message would cost more than the rest of the
-    // work on that message; a half-full channel is flushed by try_send.
+    // work on that message; a channel half full, or holding 1 MiB, is
+    // flushed by try_send.
     void flush();
     // I/O thread, after the last send: receive() returns false once drained.
     void close();
