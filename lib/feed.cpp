@@ -7,10 +7,10 @@
 #include "units.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -29,7 +29,7 @@ using std::chrono::steady_clock;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-using PlainWs = websocket::stream<beast::tcp_stream>;
+using PlainWs = websocket::stream<asio::ip::tcp::socket>;
 using SecureWs = websocket::stream<TlsStream>;
 
 template <class Ws> constexpr bool is_secure = std::is_same_v<Ws, SecureWs>;
@@ -97,14 +97,12 @@ Feed::Feed(asio::any_io_executor executor, asio::ssl::context* tls, const FeedSp
       envelope_(options.output.format, spec.name),
       backoff_(options.reconnect.backoff_min, options.reconnect.backoff_max),
       resolver_(executor),
-      resolve_timer_(executor),
-      backoff_timer_(executor),
-      ping_timer_(executor) {}
+      timer_(executor) {}
 
 void Feed::stop() {
     if (stopping_) return;
     stopping_ = true;
-    backoff_timer_.cancel();
+    timer_.cancel();  // the backoff wait, or whatever else the timer bounds now
     if (on_stop_) on_stop_();
 }
 
@@ -147,28 +145,39 @@ asio::awaitable<FeedOutcome> Feed::run() {
         if (attempt.retry_after) delay = std::max(delay, std::min(*attempt.retry_after, longest_retry_after));
         if (attempt.clean) log::info(spec_.name, "{}; reconnecting in {}", attempt.reason, format_duration(delay));
         else log::warning(spec_.name, "{}; reconnecting in {}", attempt.reason, format_duration(delay));
-        backoff_timer_.expires_after(delay);
-        co_await backoff_timer_.async_wait(use_tuple);  // stop() cancels it
+        timer_.expires_after(delay);
+        co_await timer_.async_wait(use_tuple);  // stop() cancels it
     }
     co_return FeedOutcome::stopped;
+}
+
+template <class Interrupt>
+void Feed::arm_deadline(steady_clock::time_point deadline, Interrupt interrupt) {
+    deadline_armed_ = true;
+    deadline_passed_ = false;
+    timer_.expires_at(deadline);
+    timer_.async_wait([this, generation = ++deadline_generation_, interrupt](error_code ec) {
+        // A wait that had ended before disarm_deadline() could cancel it
+        // may run after the next deadline was armed: the generation tells.
+        if (ec || !deadline_armed_ || generation != deadline_generation_) return;
+        deadline_passed_ = true;
+        interrupt();
+    });
+}
+
+void Feed::disarm_deadline() {
+    if (!std::exchange(deadline_armed_, false)) return;
+    timer_.cancel();
 }
 
 asio::awaitable<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_clock::time_point deadline,
                                                                      Attempt& result) {
     // getaddrinfo cannot be interrupted; cancelling abandons its answer.
     StopHook hook(on_stop_, [this] { resolver_.cancel(); });
-    bool timed_out = false;
-    resolving_ = true;
-    resolve_timer_.expires_at(deadline);
-    resolve_timer_.async_wait([this, &timed_out](error_code ec) {
-        if (ec || !resolving_) return;
-        timed_out = true;
-        resolver_.cancel();
-    });
+    arm_deadline(deadline, [this] { resolver_.cancel(); });
     auto [ec, endpoints] = co_await resolver_.async_resolve(spec_.host, spec_.port, use_tuple);
-    resolving_ = false;
-    resolve_timer_.cancel();
-    if (timed_out)
+    disarm_deadline();
+    if (deadline_passed_)
         result.reason = fmt::format("cannot resolve {}: no answer within {}", spec_.host,
                                     format_duration(options_.connect.connect_timeout));
     else if (ec)
@@ -202,31 +211,39 @@ asio::awaitable<void> Feed::open(Ws& ws, Attempt& result) {
     auto endpoints = co_await resolve(deadline, result);
     if (!result.reason.empty() || stopping_) co_return;
 
-    beast::tcp_stream& tcp = beast::get_lowest_layer(ws);
-    StopHook hook(on_stop_, [&tcp] { tcp.cancel(); });
+    // Closing the socket ends a connect or a TLS handshake in progress, and
+    // it stops asio's connect from going on to the next endpoint.
+    asio::ip::tcp::socket& socket = beast::get_lowest_layer(ws);
+    auto close_socket = [&socket] {
+        error_code ignored;
+        socket.close(ignored);
+    };
+    StopHook hook(on_stop_, close_socket);
 
-    // TCP: the stream's own timer bounds connect and TLS together.
-    tcp.expires_at(deadline);
-    auto [connect_error, endpoint] = co_await tcp.async_connect(endpoints, use_tuple);
+    // One deadline bounds connect and TLS together.
+    arm_deadline(deadline, close_socket);
+    auto [connect_error, endpoint] = co_await asio::async_connect(socket, endpoints, use_tuple);
     if (connect_error) {
-        result.reason = connect_error == beast::error::timeout
+        disarm_deadline();
+        result.reason = deadline_passed_
                             ? fmt::format("cannot connect to {}: no answer within {}", spec_.host_header,
                                           format_duration(connect.connect_timeout))
                             : fmt::format("cannot connect to {}: {}", spec_.host_header, connect_error.message());
         co_return;
     }
     error_code ignored;
-    tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
 
     if constexpr (is_secure<Ws>) {
         prepare_tls_stream(ws.next_layer(), spec_.host, options_.tls.insecure);
         auto [tls_error] = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, use_tuple);
+        disarm_deadline();
         if (tls_error) {
             std::string problem = certificate_problem(ws.next_layer());
             if (!problem.empty()) {
                 result.reason = fmt::format("TLS certificate of {} rejected: {}", spec_.host_header, problem);
                 result.give_up = true;  // the same certificate will be rejected again
-            } else if (tls_error == beast::error::timeout) {
+            } else if (deadline_passed_) {
                 result.reason = fmt::format("TLS handshake with {}: no answer within {}", spec_.host_header,
                                             format_duration(connect.connect_timeout));
             } else {
@@ -235,9 +252,9 @@ asio::awaitable<void> Feed::open(Ws& ws, Attempt& result) {
             co_return;
         }
     }
+    disarm_deadline();
 
     // WebSocket: from here on the websocket stream keeps its own timers.
-    tcp.expires_never();
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = remaining(deadline);
     timeouts.idle_timeout = websocket::stream_base::none();
@@ -358,7 +375,7 @@ asio::awaitable<void> Feed::session(Ws& ws, Attempt& result) {
         co_await read_messages(ws, result);
     }
     session_over_ = true;
-    ping_timer_.cancel();
+    timer_.cancel();
     co_await tasks.join();
 }
 
@@ -417,23 +434,23 @@ asio::awaitable<void> Feed::read_messages(Ws& ws, Attempt& result) {
 // cost more memory than the rest of the check (docs/performance.md, W6).
 template <class Ws>
 void Feed::schedule_ping(Ws& ws, TaskGroup& tasks) {
-    ping_timer_.expires_after(options_.connect.ping_interval);
-    ping_timer_.async_wait(tasks.track([this, &ws, &tasks](error_code ec) {
+    timer_.expires_after(options_.connect.ping_interval);
+    timer_.async_wait(tasks.track([this, &ws, &tasks](error_code ec) {
         if (ec || session_over_) return;
         // While the reader waits for room in the channel it cannot see a
         // pong, so there is nothing to check.
         if (paused_) return schedule_ping(ws, tasks);
         ws.async_ping({}, tasks.track([this, &ws, &tasks, before_ping = signs_of_life_](error_code ec) {
             if (ec || session_over_) return;
-            ping_timer_.expires_after(options_.connect.ping_timeout);
-            ping_timer_.async_wait(tasks.track([this, &ws, &tasks, before_ping](error_code ec) {
+            timer_.expires_after(options_.connect.ping_timeout);
+            timer_.async_wait(tasks.track([this, &ws, &tasks, before_ping](error_code ec) {
                 if (ec || session_over_) return;
                 if (paused_ || signs_of_life_ != before_ping) return schedule_ping(ws, tasks);
                 peer_dead_ = true;
                 // Closing the socket, not cancelling the read, is the safe
                 // way to end a Beast read in progress (beast#1117).
                 error_code ignored;
-                beast::get_lowest_layer(ws).socket().close(ignored);
+                beast::get_lowest_layer(ws).close(ignored);
             }));
         }));
     }));

@@ -64,6 +64,10 @@ private:
     template <class Ws> boost::asio::awaitable<void> close(Ws& ws);
     boost::asio::awaitable<boost::asio::ip::tcp::resolver::results_type> resolve(
         std::chrono::steady_clock::time_point deadline, Attempt& result);
+    // Calls `interrupt` if `deadline` passes before disarm_deadline(); then
+    // deadline_passed_ is set. One deadline at a time, on timer_.
+    template <class Interrupt> void arm_deadline(std::chrono::steady_clock::time_point deadline, Interrupt interrupt);
+    void disarm_deadline();
     void explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after, Attempt& result);
     std::string check_handshake_answer(std::string_view subprotocol, std::string_view extensions) const;
 
@@ -77,14 +81,16 @@ private:
     Backoff backoff_;
 
     boost::asio::ip::tcp::resolver resolver_;
-    boost::asio::steady_timer resolve_timer_;
-    boost::asio::steady_timer backoff_timer_;
-    boost::asio::steady_timer ping_timer_;
+    // One timer for the three waits a feed has, which never overlap: the
+    // resolve deadline, the backoff between attempts, the liveness check.
+    boost::asio::steady_timer timer_;
 
     std::uint64_t seq_ = 0;   // messages written, across connections
     std::uint64_t conn_ = 0;  // successful handshakes
     bool stopping_ = false;
-    bool resolving_ = false;
+    bool deadline_armed_ = false;
+    bool deadline_passed_ = false;
+    std::uint64_t deadline_generation_ = 0;
     bool session_over_ = false;
     bool paused_ = false;      // waiting for room in the channel, not reading
     bool peer_dead_ = false;   // the liveness check closed the socket

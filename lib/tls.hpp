@@ -5,7 +5,7 @@
 #include "options.hpp"
 
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <optional>
@@ -14,7 +14,7 @@
 
 namespace wsgather {
 
-using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using TlsStream = boost::beast::ssl_stream<boost::asio::ip::tcp::socket>;
 
 // The message names the file that could not be used.
 struct TlsSetupError : std::runtime_error {
