@@ -43,7 +43,7 @@ constexpr std::size_t kept_buffer_bytes = 1u << 20;
 
 // What a feed's message buffer starts with. Beast would prepare 1,536 bytes
 // before every read, which for ten thousand idle feeds is 15 MB of nothing.
-constexpr std::size_t first_read_bytes = 256;
+constexpr std::size_t first_read_bytes = 128;
 
 // Clears the stop hook when a step that installed it ends, so stop() never
 // reaches into a coroutine frame that is gone.
@@ -96,7 +96,6 @@ Feed::Feed(asio::any_io_executor executor, asio::ssl::context* tls, const FeedSp
       quota_(quota),
       envelope_(options.output.format, spec.name),
       backoff_(options.reconnect.backoff_min, options.reconnect.backoff_max),
-      resolver_(executor),
       timer_(executor) {}
 
 void Feed::stop() {
@@ -106,17 +105,15 @@ void Feed::stop() {
     if (on_stop_) on_stop_();
 }
 
-asio::awaitable<FeedOutcome> Feed::run() {
+asio::awaitable<void> Feed::run() {
     const ReconnectOptions& policy = options_.reconnect;
     if (spec_.tls && options_.tls.insecure)
         log::warning(spec_.name, "TLS certificate verification is off (--insecure)");
     std::uint64_t failures = 0;
     while (!stopping_) {
-        // Not a ?: expression: GCC 12 destroys the result of a co_await in
-        // a conditional operator twice.
         Attempt attempt;
-        if (spec_.tls) attempt = co_await this->attempt<SecureWs>();
-        else attempt = co_await this->attempt<PlainWs>();
+        if (spec_.tls) co_await this->attempt<SecureWs>(attempt);
+        else co_await this->attempt<PlainWs>(attempt);
         if (stopping_) break;
 
         if (attempt.connected) failures = 0;
@@ -125,20 +122,24 @@ asio::awaitable<FeedOutcome> Feed::run() {
 
         if (attempt.give_up) {
             log::error(spec_.name, "{}; giving up", attempt.reason);
-            co_return FeedOutcome::failed;
+            outcome_ = FeedOutcome::failed;
+            co_return;
         }
         if (!policy.enabled) {
             if (attempt.clean) {
                 log::info(spec_.name, "{}", attempt.reason);
-                co_return FeedOutcome::ended;
+                outcome_ = FeedOutcome::ended;
+                co_return;
             }
             log::error(spec_.name, "{}", attempt.reason);
-            co_return FeedOutcome::failed;
+            outcome_ = FeedOutcome::failed;
+            co_return;
         }
         if (policy.max_retries != 0 && failures >= policy.max_retries) {
             log::error(spec_.name, "{}; giving up after {} failed attempt{}", attempt.reason, failures,
                        failures == 1 ? "" : "s");
-            co_return FeedOutcome::failed;
+            outcome_ = FeedOutcome::failed;
+            co_return;
         }
 
         Duration delay = backoff_.next();
@@ -148,7 +149,8 @@ asio::awaitable<FeedOutcome> Feed::run() {
         timer_.expires_after(delay);
         co_await timer_.async_wait(use_tuple);  // stop() cancels it
     }
-    co_return FeedOutcome::stopped;
+    outcome_ = FeedOutcome::stopped;
+    co_return;
 }
 
 template <class Interrupt>
@@ -173,9 +175,12 @@ void Feed::disarm_deadline() {
 asio::awaitable<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_clock::time_point deadline,
                                                                      Attempt& result) {
     // getaddrinfo cannot be interrupted; cancelling abandons its answer.
-    StopHook hook(on_stop_, [this] { resolver_.cancel(); });
-    arm_deadline(deadline, [this] { resolver_.cancel(); });
-    auto [ec, endpoints] = co_await resolver_.async_resolve(spec_.host, spec_.port, use_tuple);
+    // The resolver lives only as long as this step: an open feed has no use for it.
+    asio::ip::tcp::resolver resolver(executor_);
+    auto cancel = [&resolver] { resolver.cancel(); };
+    StopHook hook(on_stop_, cancel);
+    arm_deadline(deadline, cancel);
+    auto [ec, endpoints] = co_await resolver.async_resolve(spec_.host, spec_.port, use_tuple);
     disarm_deadline();
     if (deadline_passed_)
         result.reason = fmt::format("cannot resolve {}: no answer within {}", spec_.host,
@@ -186,8 +191,7 @@ asio::awaitable<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_cloc
 }
 
 template <class Ws>
-asio::awaitable<Feed::Attempt> Feed::attempt() {
-    Attempt result;
+asio::awaitable<void> Feed::attempt(Attempt& result) {
     // The stream lives here; everything that only opening it needs (the
     // endpoints, the handshake's answer) lives in open()'s frame, which is
     // gone before the session starts: an idle feed keeps only what reading needs.
@@ -195,12 +199,11 @@ asio::awaitable<Feed::Attempt> Feed::attempt() {
     if constexpr (is_secure<Ws>) ws.emplace(executor_, *tls_);
     else ws.emplace(executor_);
     co_await open(*ws, result);
-    if (!result.connected) co_return result;
+    if (!result.connected) co_return;
 
     auto up_since = steady_clock::now();
     co_await session(*ws, result);
     result.up_for = steady_clock::now() - up_since;
-    co_return result;
 }
 
 template <class Ws>

@@ -37,7 +37,9 @@ public:
     Feed(const Feed&) = delete;
     Feed& operator=(const Feed&) = delete;
 
-    boost::asio::awaitable<FeedOutcome> run();
+    // The reconnect loop; when it returns, outcome() tells how it ended.
+    boost::asio::awaitable<void> run();
+    FeedOutcome outcome() const { return outcome_; }
 
     // Ends the feed cleanly from any state: an open connection is closed with
     // code 1000, a connection attempt or a backoff wait is abandoned.
@@ -56,7 +58,7 @@ private:
         std::string reason;
     };
 
-    template <class Ws> boost::asio::awaitable<Attempt> attempt();
+    template <class Ws> boost::asio::awaitable<void> attempt(Attempt& result);
     template <class Ws> boost::asio::awaitable<void> open(Ws& ws, Attempt& result);
     template <class Ws> boost::asio::awaitable<void> session(Ws& ws, Attempt& result);
     template <class Ws> boost::asio::awaitable<void> read_messages(Ws& ws, Attempt& result);
@@ -80,11 +82,11 @@ private:
     Envelope envelope_;
     Backoff backoff_;
 
-    boost::asio::ip::tcp::resolver resolver_;
     // One timer for the three waits a feed has, which never overlap: the
     // resolve deadline, the backoff between attempts, the liveness check.
     boost::asio::steady_timer timer_;
 
+    FeedOutcome outcome_ = FeedOutcome::stopped;
     std::uint64_t seq_ = 0;   // messages written, across connections
     std::uint64_t conn_ = 0;  // successful handshakes
     bool stopping_ = false;

@@ -52,7 +52,6 @@ public:
     int execute() {
         for (const FeedSpec& spec : options_.feeds)
             feeds_.push_back(std::make_unique<Feed>(FeedExecutor(io_.get_executor()), tls_, spec, options_, lines_, quota_));
-        outcomes_.assign(feeds_.size(), FeedOutcome::stopped);
 
         watch_signals();
         if (options_.run.duration.count() > 0) {
@@ -70,7 +69,7 @@ public:
 
 private:
     asio::awaitable<void> supervise() {
-        for (std::size_t i = 0; i < feeds_.size(); ++i) feeds_group_.spawn(run_feed(i));
+        for (auto& feed : feeds_) feeds_group_.spawn(feed->run());
         asio::co_spawn(io_, write(), asio::detached);
 
         co_await feeds_group_.join();
@@ -80,13 +79,11 @@ private:
         if (!writer_finished_) co_await writer_done_.async_wait(use_tuple);
 
         bool failed = false;
-        for (FeedOutcome o : outcomes_) failed = failed || o == FeedOutcome::failed;
+        for (auto& feed : feeds_) failed = failed || feed->outcome() == FeedOutcome::failed;
         if (status_ == exit_ok && failed) status_ = exit_failure;
         signals_.cancel();
         deadline_.cancel();
     }
-
-    asio::awaitable<void> run_feed(std::size_t index) { outcomes_[index] = co_await feeds_[index]->run(); }
 
     asio::awaitable<void> write() {
         WriteResult result = co_await asio::co_spawn(write_thread_, write_blocking(), asio::use_awaitable);
@@ -138,7 +135,6 @@ private:
     asio::steady_timer deadline_;
     asio::steady_timer writer_done_{io_};
     std::vector<std::unique_ptr<Feed>> feeds_;
-    std::vector<FeedOutcome> outcomes_;
     bool stopping_ = false;
     bool writer_finished_ = false;
     int status_ = exit_ok;

@@ -20,7 +20,7 @@ namespace wsgather {
 
 class TaskGroup {
 public:
-    explicit TaskGroup(boost::asio::any_io_executor executor) : executor_(executor), idle_(executor) {}
+    explicit TaskGroup(boost::asio::any_io_executor executor) : executor_(executor) {}
     TaskGroup(const TaskGroup&) = delete;
     TaskGroup& operator=(const TaskGroup&) = delete;
 
@@ -48,21 +48,27 @@ public:
 
     boost::asio::awaitable<void> join() {
         // The timer is only a wake-up signal: it never expires, and the last
-        // task to finish cancels it.
-        while (running_ > 0) {
-            idle_.expires_at(boost::asio::steady_timer::time_point::max());
-            co_await idle_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        // task to finish cancels it. It exists only while join() waits: a
+        // feed's group lasts as long as its connection but waits only at the end.
+        if (running_ > 0) {
+            boost::asio::steady_timer idle(executor_);
+            idle_ = &idle;
+            while (running_ > 0) {
+                idle.expires_at(boost::asio::steady_timer::time_point::max());
+                co_await idle.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            }
+            idle_ = nullptr;
         }
         if (first_error_) std::rethrow_exception(std::exchange(first_error_, nullptr));
     }
 
 private:
     void finish() {
-        if (--running_ == 0) idle_.cancel();
+        if (--running_ == 0 && idle_) idle_->cancel();
     }
 
     boost::asio::any_io_executor executor_;
-    boost::asio::steady_timer idle_;
+    boost::asio::steady_timer* idle_ = nullptr;  // join()'s, while it waits
     std::size_t running_ = 0;
     std::exception_ptr first_error_;
 };
