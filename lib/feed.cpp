@@ -150,7 +150,6 @@ asio::awaitable<void> Feed::run() {
         co_await timer_.async_wait(use_tuple);  // stop() cancels it
     }
     outcome_ = FeedOutcome::stopped;
-    co_return;
 }
 
 template <class Interrupt>
