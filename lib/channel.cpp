@@ -46,10 +46,10 @@ bool Channel::try_send(const Message& message) {
         return false;
     }
     filling_.append(message);
-    // Half full: hand the batch over now, so the feeds need not stop while
-    // the writer works on it.
-    bool half_full = filling_.size() >= std::max<std::size_t>(capacity_ / 2, 1) || filling_.bytes() >= flush_batch_bytes;
-    bool wake = half_full && request_flush();
+    // Half full, or large: hand the batch over now, so the feeds need not
+    // stop while the writer works on it.
+    bool hand_over = filling_.size() >= std::max<std::size_t>(capacity_ / 2, 1) || filling_.bytes() >= flush_batch_bytes;
+    bool wake = hand_over && request_flush();
     lock.unlock();
     if (wake) ready_.notify_one();
     return true;

@@ -83,7 +83,8 @@ private:
     Backoff backoff_;
 
     // One timer for the three waits a feed has, which never overlap: the
-    // resolve deadline, the backoff between attempts, the liveness check.
+    // attempt's deadline (resolve, connect, TLS), the backoff between
+    // attempts, the liveness check.
     boost::asio::steady_timer timer_;
 
     FeedOutcome outcome_ = FeedOutcome::stopped;

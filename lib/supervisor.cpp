@@ -45,13 +45,13 @@ public:
           sink_(sink),
           lines_(io_.get_executor(), options.output.buffer),
           quota_(options.run.count, [this] { stop("reached --count"); }),
-          feeds_group_(FeedExecutor(io_.get_executor())),
+          feeds_group_(feed_executor_),
           signals_(io_, SIGINT, SIGTERM),
           deadline_(io_) {}
 
     int execute() {
         for (const FeedSpec& spec : options_.feeds)
-            feeds_.push_back(std::make_unique<Feed>(FeedExecutor(io_.get_executor()), tls_, spec, options_, lines_, quota_));
+            feeds_.push_back(std::make_unique<Feed>(feed_executor_, tls_, spec, options_, lines_, quota_));
 
         watch_signals();
         if (options_.run.duration.count() > 0) {
@@ -127,6 +127,7 @@ private:
     asio::ssl::context* tls_;
     Sink& sink_;
     asio::io_context io_{1};
+    FeedExecutor feed_executor_{io_.get_executor()};  // every feed, and their group
     asio::thread_pool write_thread_{1};
     Channel lines_;
     Quota quota_;
