@@ -154,20 +154,19 @@ asio::awaitable<void> Feed::run() {
 
 template <class Interrupt>
 void Feed::arm_deadline(steady_clock::time_point deadline, Interrupt interrupt) {
-    deadline_armed_ = true;
     deadline_passed_ = false;
     timer_.expires_at(deadline);
     timer_.async_wait([this, generation = ++deadline_generation_, interrupt](error_code ec) {
-        // A wait that had ended before disarm_deadline() could cancel it
-        // may run after the next deadline was armed: the generation tells.
-        if (ec || !deadline_armed_ || generation != deadline_generation_) return;
+        // A wait that had ended before disarm_deadline() could cancel it may
+        // still run: disarming moved the generation on, and this one is stale.
+        if (ec || generation != deadline_generation_) return;
         deadline_passed_ = true;
         interrupt();
     });
 }
 
 void Feed::disarm_deadline() {
-    if (!std::exchange(deadline_armed_, false)) return;
+    ++deadline_generation_;
     timer_.cancel();
 }
 

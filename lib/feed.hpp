@@ -91,7 +91,6 @@ private:
     std::uint64_t seq_ = 0;   // messages written, across connections
     std::uint64_t conn_ = 0;  // successful handshakes
     bool stopping_ = false;
-    bool deadline_armed_ = false;
     bool deadline_passed_ = false;
     std::uint64_t deadline_generation_ = 0;
     bool session_over_ = false;
