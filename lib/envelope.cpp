@@ -126,9 +126,12 @@ void Envelope::append_time(system_clock::time_point t, std::string& out) {
 }
 
 void Envelope::append_line(std::uint64_t seq, std::uint64_t conn, system_clock::time_point received,
-                           MessageKind kind, std::string_view payload, std::string& out) {
+                           MessageKind kind, std::string_view payload, OutputBlock& block) {
+    std::string& out = block.text();
+    bool large = payload.size() >= OutputBlock::reference_min_bytes;
     if (format_ == Format::raw) {
-        out.append(payload);
+        if (large) block.append_reference(payload);
+        else out.append(payload);
         out.push_back('\n');
         return;
     }
@@ -143,13 +146,21 @@ void Envelope::append_line(std::uint64_t seq, std::uint64_t conn, system_clock::
         append_base64(payload, out);
         out.push_back('"');
     } else {
-        out.append("\",\"type\":");
-        std::size_t type_at = out.size();
-        out.append("\"json\",\"data\":");
-        if (!append_compact_json(payload, out)) {
-            out.resize(type_at);
-            out.append("\"text\",\"data\":");
-            append_json_string(payload, out);
+        // A large payload is checked first, and referenced when it needs no
+        // change; a small one is checked and copied in the same pass.
+        JsonShape shape = large ? check_json(payload) : JsonShape::spaced;
+        if (shape == JsonShape::compact) {
+            out.append("\",\"type\":\"json\",\"data\":");
+            block.append_reference(payload);
+        } else {
+            out.append("\",\"type\":");
+            std::size_t type_at = out.size();
+            out.append("\"json\",\"data\":");
+            if (shape == JsonShape::invalid || !append_compact_json(payload, out)) {
+                out.resize(type_at);
+                out.append("\"text\",\"data\":");
+                append_json_string(payload, out);
+            }
         }
     }
     out.append("}\n");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "options.hpp"
+#include "output_block.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -30,9 +31,11 @@ class Envelope {
 public:
     Envelope(Format format, std::string_view feed_name);
 
-    // Appends the message's whole line, '\n' included, to `out`.
+    // Appends the message's whole line, '\n' included, to `out`. A large
+    // payload that goes out unchanged is referenced, not copied: it must
+    // outlive the block's contents.
     void append_line(std::uint64_t seq, std::uint64_t conn, std::chrono::system_clock::time_point received,
-                     MessageKind kind, std::string_view payload, std::string& out);
+                     MessageKind kind, std::string_view payload, OutputBlock& out);
 
 private:
     void append_time(std::chrono::system_clock::time_point t, std::string& out);

@@ -7,12 +7,14 @@
 namespace wsgather {
 namespace {
 
-// A recursive-descent reader over the grammar of RFC 8259 that writes each
-// token to `out` as it validates it. Whitespace between tokens is the only
-// thing it drops.
-class Compactor {
+// A recursive-descent reader over the grammar of RFC 8259. With Copy, it
+// writes each token to `out` as it validates it, and whitespace between
+// tokens is the only thing it drops; without, it only validates, and notes
+// whether there was whitespace to drop.
+template <bool Copy>
+class Reader {
 public:
-    Compactor(std::string_view text, std::string& out) : text_(text), out_(out) {}
+    Reader(std::string_view text, std::string* out) : text_(text), out_(out) {}
 
     bool run() {
         skip_space();
@@ -21,20 +23,30 @@ public:
         return pos_ == text_.size();
     }
 
+    bool spaced() const { return spaced_; }
+
 private:
     bool at_end() const { return pos_ >= text_.size(); }
     char peek() const { return text_[pos_]; }
 
     void skip_space() {
+        std::size_t start = pos_;
         while (!at_end()) {
             char c = peek();
-            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return;
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
             ++pos_;
         }
+        if (pos_ != start) spaced_ = true;
     }
 
+    void emit(char c) {
+        if constexpr (Copy) out_->push_back(c);
+    }
+    void emit(std::string_view bytes) {
+        if constexpr (Copy) out_->append(bytes);
+    }
     // Copies the run of bytes from `start` to the current position.
-    void emit_from(std::size_t start) { out_.append(text_.data() + start, pos_ - start); }
+    void emit_from(std::size_t start) { emit(text_.substr(start, pos_ - start)); }
 
     bool value(int depth) {
         if (at_end()) return false;
@@ -52,11 +64,11 @@ private:
     bool object(int depth) {
         if (depth > max_json_depth) return false;
         ++pos_;
-        out_.push_back('{');
+        emit('{');
         skip_space();
         if (!at_end() && peek() == '}') {
             ++pos_;
-            out_.push_back('}');
+            emit('}');
             return true;
         }
         for (;;) {
@@ -65,13 +77,13 @@ private:
             skip_space();
             if (at_end() || peek() != ':') return false;
             ++pos_;
-            out_.push_back(':');
+            emit(':');
             skip_space();
             if (!value(depth)) return false;
             skip_space();
             if (at_end()) return false;
             char c = text_[pos_++];
-            out_.push_back(c);
+            emit(c);
             if (c == '}') return true;
             if (c != ',') return false;
         }
@@ -80,11 +92,11 @@ private:
     bool array(int depth) {
         if (depth > max_json_depth) return false;
         ++pos_;
-        out_.push_back('[');
+        emit('[');
         skip_space();
         if (!at_end() && peek() == ']') {
             ++pos_;
-            out_.push_back(']');
+            emit(']');
             return true;
         }
         for (;;) {
@@ -93,7 +105,7 @@ private:
             skip_space();
             if (at_end()) return false;
             char c = text_[pos_++];
-            out_.push_back(c);
+            emit(c);
             if (c == ']') return true;
             if (c != ',') return false;
         }
@@ -102,7 +114,7 @@ private:
     bool literal(std::string_view word) {
         if (text_.substr(pos_, word.size()) != word) return false;
         pos_ += word.size();
-        out_.append(word);
+        emit(word);
         return true;
     }
 
@@ -192,17 +204,24 @@ private:
     }
 
     std::string_view text_;
-    std::string& out_;
+    std::string* out_;
     std::size_t pos_ = 0;
+    bool spaced_ = false;
 };
 
 }  // namespace
 
 bool append_compact_json(std::string_view text, std::string& out) {
     std::size_t mark = out.size();
-    if (Compactor(text, out).run()) return true;
+    if (Reader<true>(text, &out).run()) return true;
     out.resize(mark);
     return false;
+}
+
+JsonShape check_json(std::string_view text) {
+    Reader<false> reader(text, nullptr);
+    if (!reader.run()) return JsonShape::invalid;
+    return reader.spaced() ? JsonShape::spaced : JsonShape::compact;
 }
 
 }  // namespace wsgather

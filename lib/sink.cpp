@@ -31,16 +31,16 @@ Sink::~Sink() {
     if (owned_) ::close(fd_);
 }
 
-std::error_code Sink::write(std::span<const std::string> lines) {
+std::error_code Sink::write(std::span<const std::string_view> pieces) {
     iovec iov[IOV_MAX];
-    std::size_t next = 0;    // first line not yet handed to the kernel
-    std::size_t offset = 0;  // bytes of lines[next] already written
-    while (next < lines.size()) {
+    std::size_t next = 0;    // first piece not yet handed to the kernel
+    std::size_t offset = 0;  // bytes of pieces[next] already written
+    while (next < pieces.size()) {
         int count = 0;
-        for (std::size_t i = next; i < lines.size() && count < IOV_MAX; ++i, ++count) {
+        for (std::size_t i = next; i < pieces.size() && count < IOV_MAX; ++i, ++count) {
             std::size_t skip = i == next ? offset : 0;
-            iov[count].iov_base = const_cast<char*>(lines[i].data() + skip);
-            iov[count].iov_len = lines[i].size() - skip;
+            iov[count].iov_base = const_cast<char*>(pieces[i].data() + skip);
+            iov[count].iov_len = pieces[i].size() - skip;
         }
         ssize_t written = ::writev(fd_, iov, count);
         if (written < 0) {
@@ -52,8 +52,8 @@ std::error_code Sink::write(std::span<const std::string> lines) {
             return {errno, std::generic_category()};
         }
         auto left = static_cast<std::size_t>(written);
-        while (next < lines.size() && left >= lines[next].size() - offset) {
-            left -= lines[next].size() - offset;
+        while (next < pieces.size() && left >= pieces[next].size() - offset) {
+            left -= pieces[next].size() - offset;
             offset = 0;
             ++next;
         }

@@ -9,6 +9,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace wsgather {
@@ -24,8 +25,8 @@ public:
     Sink(const Sink&) = delete;
     Sink& operator=(const Sink&) = delete;
 
-    // Writes every line in order, in as few system calls as it can.
-    std::error_code write(std::span<const std::string> lines);
+    // Writes every piece in order, in as few system calls as it can.
+    std::error_code write(std::span<const std::string_view> pieces);
 
     const std::string& name() const { return name_; }
 

@@ -1,6 +1,7 @@
 #include "writer.hpp"
 
-#include <span>
+#include "output_block.hpp"
+
 #include <string>
 
 namespace wsgather {
@@ -15,11 +16,13 @@ constexpr std::size_t block_bytes = 1u << 20;
 WriteResult write_lines(Channel& channel, Sink& sink) {
     WriteResult result;
     Batch batch;
-    std::string block;
-    block.reserve(block_bytes + (64u << 10));
+    OutputBlock block;
+    block.text().reserve(block_bytes + (64u << 10));
+    // The block may reference payloads in the batch: it is written before
+    // the next batch replaces this one.
     auto flush = [&] {
         if (block.empty() || result.error) return;
-        result.error = sink.write(std::span(&block, 1));
+        result.error = sink.write(block.pieces());
         block.clear();
     };
     while (!result.error && channel.receive(batch)) {
@@ -29,7 +32,7 @@ WriteResult write_lines(Channel& channel, Sink& sink) {
         });
         flush();
         if (!result.error) result.lines += batch.size();
-        if (block.capacity() > 2 * block_bytes) std::string().swap(block);
+        if (block.text().capacity() > 2 * block_bytes) std::string().swap(block.text());
     }
     return result;
 }

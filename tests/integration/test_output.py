@@ -176,6 +176,28 @@ class Payloads(IntegrationTest):
         self.assertEqual([l["data"]["i"] for l in lines], [1, 2])
         self.assertEqual([len(l["data"]["pad"]) for l in lines], [size - len('{"i":1,"pad":""}')] * 2)
 
+    def test_large_payloads_between_small_ones(self):
+        # Payloads of 2 KiB and more that need no change are written from
+        # where they were received, the rest is copied: the lines must come
+        # out whole and in order either way, in both formats.
+        pad = "x" * 3000
+        sent = ['{"k":1}', '{"pad":"%s"}' % pad, '{ "pad" : "%s" }' % pad, "text " + pad, '{"k":2}',
+                '{"pad":"%s"}' % pad]
+        data = ['{"k":1}', '{"pad":"%s"}' % pad, '{"pad":"%s"}' % pad, None, '{"k":2}', '{"pad":"%s"}' % pad]
+        for fmt in ("jsonl", "raw"):
+            with self.subTest(format=fmt):
+                server = self.start_server("python")
+                args = [a for message in sent for a in ("--send", message)]
+                run = self.run_wsgather("-n", len(sent), "--format", fmt, *args, "e=" + server.url("/echo"))
+                self.assertStatus(run, 0)
+                if fmt == "raw":
+                    self.assertEqual(run.stdout.decode(), "".join(m + "\n" for m in sent))
+                    continue
+                head = '{"feed":"e","seq":%d,"conn":1,"ts":"TS",'
+                self.assertOutputExceptTs(run.stdout, [
+                    (head % i) + ('"type":"text","data":"%s"}' % m if d is None else '"type":"json","data":%s}' % d)
+                    for i, (m, d) in enumerate(zip(sent, data), 1)])
+
     def test_message_over_limit_fails_connection(self):
         server = self.start_server("beast")
         run = self.run_wsgather("--no-reconnect", "--max-message-size", "1KiB",

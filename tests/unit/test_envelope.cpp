@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <span>
 #include <string>
 
 using namespace wsgather;
@@ -21,8 +22,10 @@ const system_clock::time_point t0 = at_us(1'700'000'000'123'456);  // 2023-11-14
 // One line on its own, as the writer would append it to its block.
 std::string line_of(Envelope& envelope, std::uint64_t seq, std::uint64_t conn, system_clock::time_point received,
                     MessageKind kind, std::string_view payload) {
+    OutputBlock block;
+    envelope.append_line(seq, conn, received, kind, payload, block);
     std::string out;
-    envelope.append_line(seq, conn, received, kind, payload, out);
+    for (std::string_view piece : block.pieces()) out += piece;
     return out;
 }
 
@@ -219,6 +222,53 @@ TEST_CASE("raw format writes the payload and a newline") {
     CHECK(line_of(envelope, 2, 1, t0, MessageKind::text, "not json") == "not json\n");
     CHECK(line_of(envelope, 3, 1, t0, MessageKind::binary, std::string("\x00\xff", 2)) == std::string("\x00\xff\n", 3));
     CHECK(line_of(envelope, 4, 1, t0, MessageKind::text, "") == "\n");
+}
+
+// Payloads of OutputBlock::reference_min_bytes and more take other paths:
+// one that needs no change is referenced where it lies, not copied.
+TEST_CASE("envelope references a large compact JSON payload and copies what must change") {
+    const std::size_t size = OutputBlock::reference_min_bytes;
+    const std::string pad(size, 'x');
+    const std::string compact = "{\"pad\":\"" + pad + "\"}";
+    const std::string spaced = "{ \"pad\" : \"" + pad + "\" }";
+    const std::string text = "not json " + pad;
+    const std::string head = R"({"feed":"f","seq":1,"conn":1,"ts":"2023-11-14T22:13:20.123456Z",)";
+    Envelope envelope(Format::jsonl, "f");
+
+    OutputBlock block;
+    envelope.append_line(1, 1, t0, MessageKind::text, compact, block);
+    std::span<const std::string_view> pieces = block.pieces();
+    REQUIRE(pieces.size() == 3);
+    CHECK(pieces[0] == head + R"("type":"json","data":)");
+    CHECK(pieces[1].data() == compact.data());
+    CHECK(pieces[1].size() == compact.size());
+    CHECK(pieces[2] == "}\n");
+
+    CHECK(jsonl(spaced) == head + R"("type":"json","data":)" + compact + "}\n");
+    CHECK(jsonl(text) == head + R"("type":"text","data":")" + text + "\"}\n");
+    CHECK(jsonl(compact + "\xff") == head + R"("type":"text","data":")" + R"({\"pad\":\")" + pad +
+                                          R"(\"}\ufffd"})" "\n");
+    CHECK(jsonl(pad, MessageKind::binary) == head + R"("type":"binary","data":")" + base64(pad) + "\"}\n");
+
+    // Just below the threshold: copied, with the same line.
+    const std::string small = "{\"pad\":\"" + std::string(size - 11, 'x') + "\"}";
+    REQUIRE(small.size() == size - 1);
+    OutputBlock copied;
+    envelope.append_line(1, 1, t0, MessageKind::text, small, copied);
+    CHECK(copied.pieces().size() == 1);
+    CHECK(copied.pieces()[0] == head + R"("type":"json","data":)" + small + "}\n");
+}
+
+TEST_CASE("raw format references a large payload") {
+    const std::string large(OutputBlock::reference_min_bytes, 'r');
+    Envelope envelope(Format::raw, "f");
+    OutputBlock block;
+    envelope.append_line(1, 1, t0, MessageKind::binary, large, block);
+    envelope.append_line(2, 1, t0, MessageKind::text, "small", block);
+    std::span<const std::string_view> pieces = block.pieces();
+    REQUIRE(pieces.size() == 2);
+    CHECK(pieces[0].data() == large.data());
+    CHECK(pieces[1] == "\nsmall\n");
 }
 
 TEST_CASE("every jsonl line parses as JSON and carries the payload") {

@@ -10,15 +10,22 @@ using namespace wsgather;
 
 namespace {
 
-// The compacted text, or "<rejected>" (after checking that `out` was left alone).
+// The compacted text, or "<rejected>" (after checking that `out` was left
+// alone). Every case also checks that check_json, which validates without
+// copying, agrees: it must reject the same texts, and call compact exactly
+// those that compacting leaves as they are.
 std::string compact(std::string_view text) {
     const std::string prefix = "prefix:";
     std::string out = prefix;
+    JsonShape shape = check_json(text);
     if (append_compact_json(text, out)) {
         REQUIRE(out.compare(0, prefix.size(), prefix) == 0);
-        return out.substr(prefix.size());
+        std::string compacted = out.substr(prefix.size());
+        CHECK(shape == (compacted == text ? JsonShape::compact : JsonShape::spaced));
+        return compacted;
     }
     CHECK(out == prefix);
+    CHECK(shape == JsonShape::invalid);
     return "<rejected>";
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -39,6 +40,12 @@ std::string joined(const std::vector<std::string>& lines) {
     return all;
 }
 
+// The lines as the pieces Sink::write takes.
+std::error_code write_all(Sink& sink, const std::vector<std::string>& lines) {
+    std::vector<std::string_view> pieces(lines.begin(), lines.end());
+    return sink.write(pieces);
+}
+
 }  // namespace
 
 TEST_CASE("sink writes more lines than one writev takes, in order") {
@@ -49,7 +56,7 @@ TEST_CASE("sink writes more lines than one writev takes, in order") {
     {
         Sink sink(to_path(temp.path));
         CHECK(sink.name() == temp.path);
-        CHECK_FALSE(sink.write(lines));
+        CHECK_FALSE(write_all(sink, lines));
     }
     CHECK(read_file(temp.path) == joined(lines));
 }
@@ -60,7 +67,7 @@ TEST_CASE("sink writes lines of 1 MiB") {
     for (char c : {'x', 'y', 'z'}) lines.push_back(std::string(1u << 20, c) + "\n");
     {
         Sink sink(to_path(temp.path));
-        CHECK_FALSE(sink.write(lines));
+        CHECK_FALSE(write_all(sink, lines));
     }
     std::string content = read_file(temp.path);
     CHECK(content.size() == 3 * ((1u << 20) + 1));
@@ -72,8 +79,8 @@ TEST_CASE("sink writes empty and non-empty lines alike") {
     std::vector<std::string> lines{"", "a\n", "", "", "b\n", ""};
     {
         Sink sink(to_path(temp.path));
-        CHECK_FALSE(sink.write(lines));
-        CHECK_FALSE(sink.write(std::vector<std::string>{}));
+        CHECK_FALSE(write_all(sink, lines));
+        CHECK_FALSE(write_all(sink, {}));
     }
     CHECK(read_file(temp.path) == "a\nb\n");
 }
@@ -83,12 +90,12 @@ TEST_CASE("sink appends to an existing file") {
     write_file(temp.path, "old line\n");
     {
         Sink sink(to_path(temp.path));
-        CHECK_FALSE(sink.write(std::vector<std::string>{"new 1\n", "new 2\n"}));
-        CHECK_FALSE(sink.write(std::vector<std::string>{"new 3\n"}));
+        CHECK_FALSE(write_all(sink, {"new 1\n", "new 2\n"}));
+        CHECK_FALSE(write_all(sink, {"new 3\n"}));
     }
     {
         Sink again(to_path(temp.path));
-        CHECK_FALSE(again.write(std::vector<std::string>{"new 4\n"}));
+        CHECK_FALSE(write_all(again, {"new 4\n"}));
     }
     CHECK(read_file(temp.path) == "old line\nnew 1\nnew 2\nnew 3\nnew 4\n");
 }
@@ -98,7 +105,7 @@ TEST_CASE("sink creates a missing file with mode 0644") {
     mode_t previous = ::umask(022);  // the mode asked for, as a usual umask leaves it
     {
         Sink sink(to_path(temp.path));
-        CHECK_FALSE(sink.write(std::vector<std::string>{"x\n"}));
+        CHECK_FALSE(write_all(sink, {"x\n"}));
     }
     ::umask(previous);
     struct stat st {};
@@ -134,7 +141,7 @@ TEST_CASE("sink writing to a pipe without a reader returns EPIPE") {
     Sink sink(to_path("/dev/fd/" + std::to_string(fds[1])));
     ::close(fds[0]);
     ::close(fds[1]);
-    std::error_code ec = sink.write(std::vector<std::string>{"a\n"});
+    std::error_code ec = write_all(sink, {"a\n"});
     CHECK(ec == std::errc::broken_pipe);
     CHECK(ec.value() == EPIPE);
 }
@@ -161,7 +168,7 @@ TEST_CASE("sink writes everything through a pipe that fills up") {
     {
         Sink sink(to_path("/dev/fd/" + std::to_string(fds[1])));
         ::close(fds[1]);
-        ec = sink.write(lines);
+        ec = write_all(sink, lines);
     }  // the sink's descriptor was the last write end: the reader sees EOF
     reader.join();
     ::close(fds[0]);
