@@ -10,7 +10,9 @@ namespace wsgather {
 namespace {
 
 // A batch that grew for a burst of large messages gives its memory back
-// once written, so a quiet run holds little.
+// once the burst is over (it used less than a quarter of it), so a quiet run
+// holds little; while the burst lasts, the memory is reused, since every
+// new page costs a fault.
 constexpr std::size_t kept_batch_bytes = 16u << 20;
 
 // A batch this large is handed over even when it holds few messages: large
@@ -32,7 +34,8 @@ void Batch::append(const Message& message) {
 }
 
 void Batch::clear() {
-    if (bytes_.capacity() > kept_batch_bytes) bytes_ = {};
+    // Assigning a new vector, not {}: that would keep the capacity.
+    if (bytes_.capacity() > kept_batch_bytes && bytes_.size() < bytes_.capacity() / 4) bytes_ = std::vector<char>();
     else bytes_.clear();
     count_ = 0;
 }

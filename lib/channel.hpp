@@ -50,6 +50,7 @@ public:
     void clear();
     std::size_t size() const { return count_; }
     std::size_t bytes() const { return bytes_.size(); }
+    std::size_t capacity_bytes() const { return bytes_.capacity(); }  // the memory it holds
     bool empty() const { return count_ == 0; }
 
     // Calls f(const Message&) for each message in order; the payloads point

@@ -2,6 +2,7 @@
 
 #include "base64.hpp"
 #include "log.hpp"
+#include "read_ahead.hpp"
 #include "task_group.hpp"
 #include "tls.hpp"
 #include "units.hpp"
@@ -29,7 +30,7 @@ using std::chrono::steady_clock;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-using PlainWs = websocket::stream<asio::ip::tcp::socket>;
+using PlainWs = websocket::stream<ReadAheadSocket>;
 using SecureWs = websocket::stream<TlsStream>;
 
 template <class Ws> constexpr bool is_secure = std::is_same_v<Ws, SecureWs>;

@@ -91,6 +91,26 @@ TEST_CASE("a batch hands back every message, fields and payload, in order") {
     CHECK(batch.empty());
 }
 
+TEST_CASE("a batch keeps the memory a burst grew it to while the burst lasts, and gives it back after") {
+    Envelope envelope(Format::jsonl, "f");
+    const std::string mib(1u << 20, 'x');
+    Batch batch;
+    auto fill = [&](int messages) {
+        for (int i = 0; i < messages; ++i) batch.append(message(envelope, 1, mib));
+    };
+    fill(20);
+    std::size_t grown = batch.capacity_bytes();
+    REQUIRE(grown > (16u << 20));
+    batch.clear();
+    CHECK(batch.capacity_bytes() == grown);  // the burst goes on: its pages are reused
+    fill(8);                                 // more than a quarter of it
+    batch.clear();
+    CHECK(batch.capacity_bytes() == grown);
+    batch.append(message(envelope, 1, "small"));  // the burst is over
+    batch.clear();
+    CHECK(batch.capacity_bytes() < (1u << 20));
+}
+
 TEST_CASE("a full channel refuses try_send and holds send until the writer takes the batch") {
     asio::io_context io;
     Channel channel(io.get_executor(), 2);

@@ -1,0 +1,158 @@
+// ReadAheadSocket over a real loopback TCP connection: one recvmsg takes
+// more than was asked for, later reads are served from it in order, an idle
+// socket holds no buffer, and completions never run inside the call.
+#include "read_ahead.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace wsgather;
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+// A ReadAheadSocket connected to a plain socket on 127.0.0.1.
+struct Connection {
+    asio::io_context io;
+    ReadAheadSocket reader{io.get_executor()};
+    tcp::socket peer{io};
+
+    Connection() {
+        tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+        reader.next_layer().connect(acceptor.local_endpoint());
+        acceptor.accept(peer);
+    }
+
+    void send(const std::string& bytes) { asio::write(peer, asio::buffer(bytes)); }
+
+    // One async_read_some of at most `size` bytes, run to completion.
+    std::pair<error_code, std::string> read(std::size_t size) {
+        std::string out(size, '\0');
+        error_code result;
+        std::size_t got = 0;
+        bool done = false;
+        reader.async_read_some(asio::buffer(out), [&](error_code ec, std::size_t n) {
+            result = ec;
+            got = n;
+            done = true;
+        });
+        CHECK_FALSE(done);  // never completed inside the call
+        io.restart();
+        io.run();
+        REQUIRE(done);
+        out.resize(got);
+        return {result, out};
+    }
+};
+
+}  // namespace
+
+TEST_CASE("read-ahead takes what has arrived in one read and serves later reads from it") {
+    Connection c;
+    std::string sent;
+    for (int i = 0; i < 1000; ++i) sent += std::to_string(i) + ",";
+    c.send(sent);
+    // Wait until the bytes are there, so the first read can take them all.
+    c.peer.shutdown(tcp::socket::shutdown_send);
+    while (c.reader.next_layer().available() < sent.size()) c.io.poll();
+
+    auto [ec, first] = c.read(10);
+    CHECK_FALSE(ec);
+    CHECK(first == sent.substr(0, 10));
+    CHECK(c.reader.buffered() == sent.size() - 10);
+    CHECK(c.reader.next_layer().available() == 0);  // all of it came in that one read
+
+    std::string received = first;
+    while (c.reader.buffered() > 0) {
+        auto [more_ec, more] = c.read(7);
+        CHECK_FALSE(more_ec);
+        CHECK_FALSE(more.empty());
+        received += more;
+    }
+    CHECK(received == sent);
+    CHECK_FALSE(c.reader.holds_buffer());  // drained: the buffer went back
+
+    auto [end_ec, nothing] = c.read(10);
+    CHECK(end_ec == asio::error::eof);
+    CHECK(nothing.empty());
+}
+
+TEST_CASE("read-ahead: a read that fits what was asked for keeps no buffer") {
+    Connection c;
+    c.send("hello");
+    auto [ec, got] = c.read(64);
+    CHECK_FALSE(ec);
+    CHECK(got == "hello");
+    CHECK(c.reader.buffered() == 0);
+    CHECK_FALSE(c.reader.holds_buffer());
+}
+
+TEST_CASE("read-ahead: an idle socket waits without a buffer, then reads what arrives") {
+    Connection c;
+    std::string out(16, '\0');
+    error_code result;
+    std::size_t got = 0;
+    bool done = false;
+    c.reader.async_read_some(asio::buffer(out), [&](error_code ec, std::size_t n) {
+        result = ec;
+        got = n;
+        done = true;
+    });
+    c.io.poll();
+    CHECK_FALSE(done);
+    CHECK_FALSE(c.reader.holds_buffer());  // nothing to read: nothing held
+
+    c.send("late bytes");
+    c.io.run();
+    REQUIRE(done);
+    CHECK_FALSE(result);
+    CHECK(out.substr(0, got) == "late bytes");
+}
+
+TEST_CASE("read-ahead: closing the socket ends a waiting read with operation_aborted") {
+    Connection c;
+    std::string out(16, '\0');
+    error_code result;
+    bool done = false;
+    c.reader.async_read_some(asio::buffer(out), [&](error_code ec, std::size_t) {
+        result = ec;
+        done = true;
+    });
+    c.io.poll();
+    REQUIRE_FALSE(done);
+    c.reader.next_layer().close();
+    c.io.run();
+    REQUIRE(done);
+    CHECK(result == asio::error::operation_aborted);
+}
+
+TEST_CASE("read-ahead: an empty buffer completes at once with no bytes") {
+    Connection c;
+    auto [ec, got] = c.read(0);
+    CHECK_FALSE(ec);
+    CHECK(got.empty());
+}
+
+TEST_CASE("read-ahead: more than one read-ahead buffer's worth arrives whole and in order") {
+    Connection c;
+    std::string sent;
+    for (int i = 0; sent.size() < 3 * ReadAheadSocket::read_ahead_bytes; ++i) sent += std::to_string(i) + ";";
+    c.send(sent);
+    c.peer.shutdown(tcp::socket::shutdown_send);
+    std::string received;
+    for (;;) {
+        auto [ec, got] = c.read(1536);
+        if (ec == asio::error::eof) break;
+        REQUIRE_FALSE(ec);
+        received += got;
+    }
+    CHECK(received == sent);
+}
