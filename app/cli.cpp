@@ -110,7 +110,7 @@ struct RawArguments {
     std::string connect_timeout = "10s", ping_interval = "20s", ping_timeout = "20s", max_message_size = "16MiB";
     std::string backoff_min = "500ms", backoff_max = "30s", max_retries;
     std::string ca_file, cert_file, key_file;
-    std::string format = "jsonl", output, buffer = "1024", count, duration;
+    std::string format = "jsonl", output, buffer = "1024", count, duration, threads = "1";
     bool compress = false, no_reconnect = false, insecure = false, quiet = false, verbose = false;
 };
 
@@ -152,6 +152,7 @@ void define_options(CLI::App& app, RawArguments& raw) {
     single("--buffer", raw.buffer, "Messages held in memory before feeds are paused", "N", true);
     single("-n,--count", raw.count, "Stop after N messages in total", "N", false);
     single("-t,--duration", raw.duration, "Stop after DUR", "DUR", false);
+    single("--threads", raw.threads, "I/O threads to spread the feeds over", "N", true);
     app.add_flag("-q,--quiet", raw.quiet, "Log errors only");
     app.add_flag("-v,--verbose", raw.verbose, "Log more detail");
     app.set_version_flag("-V,--version", "wsgather " WSGATHER_VERSION);
@@ -213,6 +214,9 @@ Options check(const RawArguments& raw) {
 
     if (!raw.count.empty()) options.run.count = count_value("--count", raw.count);
     if (!raw.duration.empty()) options.run.duration = duration_value("--duration", raw.duration, false);
+    options.run.threads = count_value("--threads", raw.threads);
+    if (options.run.threads > max_threads)
+        throw UsageError(fmt::format("invalid number '{}' for --threads: at most {}", raw.threads, max_threads));
 
     if (raw.quiet && raw.verbose) throw UsageError("--quiet and --verbose cannot be used together");
     options.verbosity = raw.quiet ? Verbosity::quiet : raw.verbose ? Verbosity::verbose : Verbosity::normal;

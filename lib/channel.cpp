@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -40,30 +41,43 @@ void Batch::clear() {
     count_ = 0;
 }
 
-Channel::Channel(boost::asio::any_io_executor io, std::size_t capacity) : io_(std::move(io)), capacity_(capacity) {}
+Channel::Channel(std::size_t capacity) : capacity_(capacity) {}
 
-bool Channel::try_send(const Message& message) {
-    std::unique_lock lock(mutex_);
-    if (filling_.size() >= capacity_) {
-        senders_blocked_ = true;
-        return false;
-    }
+bool Channel::append_locked(const Message& message, bool& wake) {
+    wake = false;
+    if (filling_.size() >= capacity_) return false;
     filling_.append(message);
     // Half full, or large: hand the batch over now, so the feeds need not
     // stop while the writer works on it.
     bool hand_over = filling_.size() >= std::max<std::size_t>(capacity_ / 2, 1) || filling_.bytes() >= flush_batch_bytes;
-    bool wake = hand_over && request_flush();
-    lock.unlock();
-    if (wake) ready_.notify_one();
+    wake = hand_over && request_flush();
     return true;
 }
 
+bool Channel::try_send(const Message& message) {
+    bool wake;
+    std::unique_lock lock(mutex_);
+    bool sent = append_locked(message, wake);
+    lock.unlock();
+    if (wake) ready_.notify_one();
+    return sent;
+}
+
 boost::asio::awaitable<void> Channel::send(const Message& message) {
-    while (!try_send(message)) {
-        // The writer posts wake_senders() once it has taken the batch; that
-        // runs on this thread, so it cannot run before this timer is listed.
-        boost::asio::steady_timer room(io_, boost::asio::steady_timer::time_point::max());
+    for (;;) {
+        boost::asio::steady_timer room(co_await boost::asio::this_coro::executor,
+                                       boost::asio::steady_timer::time_point::max());
+        bool wake;
+        std::unique_lock lock(mutex_);
+        if (append_locked(message, wake)) {
+            lock.unlock();
+            if (wake) ready_.notify_one();
+            co_return;
+        }
         blocked_.push_back(&room);
+        lock.unlock();
+        // The writer's cancel is posted to this coroutine's executor, so it
+        // runs only once the wait below has begun.
         co_await room.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
 }
@@ -80,10 +94,6 @@ bool Channel::request_flush() {
     if (!writer_waiting_ || writer_notified_) return false;
     writer_notified_ = true;
     return true;
-}
-
-void Channel::wake_senders() {
-    for (boost::asio::steady_timer* room : std::exchange(blocked_, {})) room->cancel();
 }
 
 void Channel::close() {
@@ -104,9 +114,10 @@ bool Channel::receive(Batch& batch) {
     if (filling_.empty()) return false;  // closed, and everything was taken
     flush_requested_ = false;
     std::swap(batch, filling_);
-    bool room = std::exchange(senders_blocked_, false);
+    std::vector<boost::asio::steady_timer*> blocked = std::exchange(blocked_, {});
     lock.unlock();
-    if (room) boost::asio::post(io_, [this] { wake_senders(); });
+    for (boost::asio::steady_timer* room : blocked)
+        boost::asio::post(room->get_executor(), [room] { room->cancel(); });
     return true;
 }
 

@@ -1,7 +1,8 @@
-// The one bounded channel between the feeds (the I/O thread) and the writer
-// (a thread of its own). Feeds hand over each received message, copied into
-// the channel's current batch; the writer takes the whole batch at once,
-// formats it and writes it while the feeds fill the next one.
+// The one bounded channel between the feeds (on one I/O thread, or several
+// with --threads) and the writer (a thread of its own). Feeds hand over each
+// received message, copied into the channel's current batch; the writer
+// takes the whole batch at once, formats it and writes it while the feeds
+// fill the next one.
 //
 // The capacity counts messages in the batch being filled. A feed that finds
 // it full is suspended until the writer takes the batch: it does not read
@@ -73,50 +74,53 @@ private:
 
 class Channel {
 public:
-    // `io` is the executor the feeds run on; capacity is --buffer.
-    Channel(boost::asio::any_io_executor io, std::size_t capacity);
+    // capacity is --buffer.
+    explicit Channel(std::size_t capacity);
     Channel(const Channel&) = delete;
     Channel& operator=(const Channel&) = delete;
 
-    // I/O thread. Copies the message in if there is room; false when full.
+    // I/O threads. Copies the message in if there is room; false when full.
     bool try_send(const Message& message);
-    // I/O thread. Copies the message in, suspending while the channel is full.
+    // I/O threads. Copies the message in, suspending while the channel is
+    // full; the coroutine is resumed on its own executor.
     boost::asio::awaitable<void> send(const Message& message);
-    // I/O thread, when it has nothing else to do: the messages queued so far
+    // I/O threads, when they have nothing else to do: the messages queued so far
     // are to be written now (at once, or as soon as the writer is free).
     // Waking the writer per message would cost more than the rest of the
     // work on that message; a channel half full, or holding 1 MiB, is
     // flushed by try_send.
     void flush();
-    // I/O thread, after the last send: receive() returns false once drained.
+    // After the last send: receive() returns false once drained.
     void close();
 
-    // Writer thread. Blocks until the I/O thread hands messages over (a
+    // Writer thread. Blocks until an I/O thread hands messages over (a
     // flush, or a half-full channel), then replaces `batch` with all that
     // are queued; false when closed and nothing is left.
     bool receive(Batch& batch);
 
 private:
+    // Under the lock: appends if there is room; true when it did. `wake` is
+    // set when the writer must be notified once the lock is released.
+    bool append_locked(const Message& message, bool& wake);
     bool request_flush();  // under the lock: true when the writer must be notified
-    void wake_senders();
 
-    boost::asio::any_io_executor io_;
     const std::size_t capacity_;
 
-    std::mutex mutex_;  // guards what follows, up to the I/O-thread-only part
+    std::mutex mutex_;  // guards all that follows
     std::condition_variable ready_;
     Batch filling_;
     bool closed_ = false;
     bool flush_requested_ = false;  // what is queued is to be written now
     bool writer_waiting_ = false;
     bool writer_notified_ = false;
-    bool senders_blocked_ = false;
-
-    // I/O thread only: the timers that blocked senders wait on.
+    // The timers that blocked senders wait on. Each is listed under the same
+    // lock under which its sender found the channel full, so the writer,
+    // which takes the list with the batch, cannot miss one; it cancels each
+    // on the timer's own executor, since a timer belongs to its thread.
     std::vector<boost::asio::steady_timer*> blocked_;
 };
 
-// io_context::run() for the I/O thread, except that whenever the handlers
+// io_context::run() for an I/O thread, except that whenever the handlers
 // ready to run are done, the channel is flushed: the writer gets what the
 // feeds queued during that busy spell, in one hand-over.
 void run_flushing(boost::asio::io_context& io, Channel& channel);

@@ -414,7 +414,12 @@ asio::awaitable<void> Feed::read_messages(Ws& ws, Attempt& result) {
         } while (!ws.is_message_done());
 
         auto received = std::chrono::system_clock::now();
-        if (!quota_.take()) co_return;  // --count reached; stop() is under way
+        // --count reached. The run's stop() is under way, but with feeds on
+        // other threads it may not have reached this one yet.
+        if (!quota_.take()) {
+            stop();
+            co_return;
+        }
         auto data = buffer.cdata();
         Message message{&envelope_, ++seq_, conn_, received, ws.got_binary() ? MessageKind::binary : MessageKind::text,
                         std::string_view(static_cast<const char*>(data.data()), data.size())};

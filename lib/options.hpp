@@ -67,7 +67,11 @@ struct OutputOptions {
 struct RunOptions {
     std::uint64_t count = 0;  // zero: no limit
     Duration duration{0};     // zero: no limit
+    std::size_t threads = 1;  // I/O threads the feeds are spread over
 };
+
+// --threads beyond this is refused: past the core count it only adds switches.
+inline constexpr std::size_t max_threads = 256;
 
 enum class Verbosity { quiet, normal, verbose };
 

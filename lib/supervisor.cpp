@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace wsgather {
@@ -33,6 +34,16 @@ namespace {
 
 namespace asio = boost::asio;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// An I/O thread beyond the first (--threads): its own io_context, the
+// executor its feeds run on, and the thread, which runs until its feeds have
+// all ended. The first I/O thread is the one that calls Run::execute.
+struct IoThread {
+    asio::io_context io{1};
+    FeedExecutor executor{io.get_executor()};
+    std::vector<Feed*> feeds;
+    std::jthread thread;  // last: joined before the rest is destroyed
+};
 
 // Everything one run owns. Members are declared in the order they must be
 // built; the io_context comes first so it is destroyed last.
@@ -43,15 +54,23 @@ public:
         : options_(options),
           tls_(tls),
           sink_(sink),
-          lines_(io_.get_executor(), options.output.buffer),
-          quota_(options.run.count, [this] { stop("reached --count"); }),
+          lines_(options.output.buffer),
+          quota_(options.run.count, [this] { stop_from_any_thread("reached --count"); }),
           feeds_group_(feed_executor_),
           signals_(io_, SIGINT, SIGTERM),
           deadline_(io_) {}
 
     int execute() {
-        for (const FeedSpec& spec : options_.feeds)
-            feeds_.push_back(std::make_unique<Feed>(feed_executor_, tls_, spec, options_, lines_, quota_));
+        // Feed i runs on I/O thread i mod N; the first thread is this one.
+        std::size_t threads = std::min(options_.run.threads, options_.feeds.size());
+        for (std::size_t t = 1; t < threads; ++t) more_threads_.push_back(std::make_unique<IoThread>());
+        for (std::size_t i = 0; i < options_.feeds.size(); ++i) {
+            IoThread* thread = i % threads == 0 ? nullptr : more_threads_[i % threads - 1].get();
+            feeds_.push_back(std::make_unique<Feed>(thread ? asio::any_io_executor(thread->executor) : feed_executor_,
+                                                    tls_, options_.feeds[i], options_, lines_, quota_));
+            feed_threads_.push_back(thread);
+            if (thread) thread->feeds.push_back(feeds_.back().get());
+        }
 
         watch_signals();
         if (options_.run.duration.count() > 0) {
@@ -69,10 +88,13 @@ public:
 
 private:
     asio::awaitable<void> supervise() {
-        for (auto& feed : feeds_) feeds_group_.spawn(feed->run());
+        for (std::size_t i = 0; i < feeds_.size(); ++i)
+            if (!feed_threads_[i]) feeds_group_.spawn(feeds_[i]->run());
+        for (auto& thread : more_threads_) start(*thread);
         asio::co_spawn(io_, write(), asio::detached);
 
         co_await feeds_group_.join();
+        if (thread_error_) std::rethrow_exception(thread_error_);
         // Every producer has finished: the writer drains what is left and returns.
         lines_.close();
         writer_done_.expires_at(asio::steady_timer::time_point::max());
@@ -97,6 +119,25 @@ private:
         writer_done_.cancel();
     }
 
+    // Runs `thread`'s feeds on it. The feeds' group counts the thread as one
+    // task, which ends when the thread's last feed has ended.
+    void start(IoThread& thread) {
+        auto done = feeds_group_.track([this](std::exception_ptr error) {
+            if (error && !thread_error_) thread_error_ = error;
+        });
+        auto run_feeds = [](IoThread& thread) -> asio::awaitable<void> {
+            TaskGroup group(thread.executor);
+            for (Feed* feed : thread.feeds) group.spawn(feed->run());
+            co_await group.join();
+        };
+        // Spawned before the thread starts, so that its io_context has work.
+        asio::co_spawn(thread.executor, run_feeds(thread),
+                       [this, done = std::move(done)](std::exception_ptr error) mutable {
+                           asio::post(feed_executor_, [done = std::move(done), error]() mutable { done(error); });
+                       });
+        thread.thread = std::jthread([this, &thread] { run_flushing(thread.io, lines_); });
+    }
+
     // Runs on the write thread: the blocking writes never hold up the feeds.
     asio::awaitable<WriteResult> write_blocking() { co_return write_lines(lines_, sink_); }
 
@@ -115,19 +156,29 @@ private:
         });
     }
 
+    // On the first I/O thread, where signals and --duration are handled.
     void stop(const char* why) {
         if (stopping_) return;
         stopping_ = true;
         log::info("", "stopping: {}", why);
         deadline_.cancel();
-        for (auto& feed : feeds_) feed->stop();
+        // A feed is stopped on its own thread.
+        for (std::size_t i = 0; i < feeds_.size(); ++i) {
+            if (!feed_threads_[i]) feeds_[i]->stop();
+            else asio::post(feed_threads_[i]->executor, [feed = feeds_[i].get()] { feed->stop(); });
+        }
+    }
+
+    void stop_from_any_thread(const char* why) {
+        if (io_.get_executor().running_in_this_thread()) stop(why);
+        else asio::post(io_, [this, why] { stop(why); });
     }
 
     const Options& options_;
     asio::ssl::context* tls_;
     Sink& sink_;
     asio::io_context io_{1};
-    FeedExecutor feed_executor_{io_.get_executor()};  // every feed, and their group
+    FeedExecutor feed_executor_{io_.get_executor()};  // the feeds on this thread, and the group of all
     asio::thread_pool write_thread_{1};
     Channel lines_;
     Quota quota_;
@@ -136,6 +187,10 @@ private:
     asio::steady_timer deadline_;
     asio::steady_timer writer_done_{io_};
     std::vector<std::unique_ptr<Feed>> feeds_;
+    std::vector<IoThread*> feed_threads_;  // each feed's thread; null for the first
+    std::exception_ptr thread_error_;      // the first a feed on another thread threw
+    // After the feeds, so that the threads are joined before the feeds go.
+    std::vector<std::unique_ptr<IoThread>> more_threads_;
     bool stopping_ = false;
     bool writer_finished_ = false;
     int status_ = exit_ok;

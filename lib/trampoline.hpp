@@ -105,6 +105,10 @@ private:
 // This thread's queue of handlers posted while one of them was running.
 struct Queue {
     bool running = false;
+    // The execution context of the run in progress: only what is posted to
+    // that context may join the queue. A handler posted to another context
+    // (another I/O thread's, with --threads) must run on that one's thread.
+    const void* context = nullptr;
     std::vector<Task> tasks;
     std::size_t next = 0;  // tasks before it have run
 
@@ -132,11 +136,13 @@ public:
     template <class F>
     void execute(F&& f) const {
         trampoline_detail::Queue& queue = trampoline_detail::this_thread_queue();
-        if (queue.running) {
+        if (queue.running && queue.context == context()) {
             queue.push(trampoline_detail::Task(std::forward<F>(f)));
             return;
         }
-        if (never_) {
+        // Run here only on a thread that runs the io_context, as the inner
+        // executor itself would; elsewhere, post.
+        if (never_ || !inner_.running_in_this_thread()) {
             boost::asio::require(inner_, boost::asio::execution::blocking.never)
                 .execute([self = *this, task = trampoline_detail::Task(std::forward<F>(f))]() mutable {
                     self.run(std::move(task));
@@ -167,6 +173,8 @@ public:
     friend bool operator!=(const Trampoline& a, const Trampoline& b) noexcept { return !(a == b); }
 
 private:
+    const void* context() const { return &boost::asio::query(inner_, boost::asio::execution::context); }
+
     template <class Other>
     Trampoline<Other> rewrap(Other inner) const {
         return Trampoline<Other>(std::move(inner), never_);
@@ -181,6 +189,7 @@ private:
             first = queue.pop();
         }
         queue.running = true;
+        queue.context = context();
         // Also when a handler throws: the rest are not lost, they go to the
         // scheduler, and the exception goes on to whoever runs the io_context.
         struct Stop {
@@ -188,6 +197,7 @@ private:
             trampoline_detail::Queue& queue;
             ~Stop() {
                 queue.running = false;
+                queue.context = nullptr;
                 queue.compact();
                 if (!queue.empty()) boost::asio::post(self.inner_, [self = self] { self.resume(); });
             }

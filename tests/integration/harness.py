@@ -28,7 +28,7 @@ WSGATHER = os.environ.get("WSGATHER_BIN") or os.path.join(REPO, "build-it", "app
 TEST_SERVER = os.environ.get("WSGATHER_TEST_SERVER") or os.path.join(
     REPO, "build-it", "tests", "server", "wsgather-test-server")
 PY_SERVER = os.path.join(HERE, "py_server.py")
-# Built with ASan and UBSan: memory figures say nothing about wsgather.
+# Built with a sanitizer: memory figures say nothing about wsgather.
 SANITIZED = os.environ.get("WSGATHER_SANITIZED") == "1"
 # The Python that has the websockets package (Debian's, not pyenv's).
 PYTHON = "/usr/bin/python3"

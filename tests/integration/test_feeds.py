@@ -40,6 +40,22 @@ class ManyFeeds(IntegrationTest):
         switches = sum(1 for a, b in zip(names_in_order, names_in_order[1:]) if a != b)
         self.assertGreater(switches, 3, "the feeds' lines never interleave")
 
+    def test_feeds_spread_over_three_threads(self):
+        # --threads 3: feeds 1 and 4 on the first I/O thread, 2 and 5 on the
+        # second, 3 on the third; one channel, one writer, nothing lost.
+        beast = self.start_server("beast")
+        python = self.start_server("python")
+        target = f"/count?n={N}"
+        names = ["b1", "p2", "b3", "p4", "b5"]
+        urls = [name + "=" + (beast if name[0] == "b" else python).url(target) for name in names]
+        run = self.run_wsgather("--no-reconnect", "--threads", "3", *urls)
+        self.assertStatus(run, 0)
+        lines = self.lines_of(run)
+        self.assertEqual(len(lines), 5 * N)
+        self.check_feeds(lines, names, N)
+        beast.events.wait_count(r"^CLOSE /count", 3)
+        python.events.wait_count(r"^CLOSE /count", 2)
+
     def test_default_names_on_different_paths_and_ports(self):
         beast = self.start_server("beast")
         python = self.start_server("python")

@@ -31,9 +31,9 @@ class Count(IntegrationTest):
         python = self.start_server("python")
         feeds = [f"b{k}=" + beast.url(ENDLESS_FAST) for k in range(3)] + \
                 [f"p{k}=" + python.url("/count?n=100000&close=none") for k in range(2)]
-        for count in (1, 777, 5000):
-            with self.subTest(count=count):
-                run = self.run_wsgather("-n", count, *feeds)
+        for count, threads in ((1, 1), (777, 1), (5000, 1), (1, 3), (777, 3), (5000, 3)):
+            with self.subTest(count=count, threads=threads):
+                run = self.run_wsgather("-n", count, "--threads", threads, *feeds)
                 self.assertStatus(run, 0)
                 lines = self.lines_of(run)
                 self.assertEqual(len(lines), count)
@@ -98,10 +98,11 @@ class Duration(IntegrationTest):
 
 class Signals(IntegrationTest):
 
-    def drain_on(self, sig, kind="beast"):
+    def drain_on(self, sig, kind="beast", threads=1):
         server = self.start_server(kind)
         slow = "/count?n=1000000&rate=100&close=none"
-        proc, out, err = self.start_wsgather("fast=" + server.url(ENDLESS_FAST), "slow=" + server.url(slow))
+        proc, out, err = self.start_wsgather("--threads", threads, "fast=" + server.url(ENDLESS_FAST),
+                                             "slow=" + server.url(slow))
         server.events.wait_count(r"^OPEN ", 2)
         out.wait_lines(1000)
         proc.send_signal(sig)
@@ -122,6 +123,9 @@ class Signals(IntegrationTest):
 
     def test_sigterm_drains(self):
         self.drain_on(signal.SIGTERM)
+
+    def test_sigterm_drains_feeds_on_two_threads(self):
+        self.drain_on(signal.SIGTERM, threads=2)
 
     def test_sigint_drains(self):
         self.drain_on(signal.SIGINT)

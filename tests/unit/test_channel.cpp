@@ -10,7 +10,10 @@
 #include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <csignal>
+#include <memory>
+#include <sstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -50,7 +53,7 @@ asio::awaitable<void> produce(Channel& channel, Envelope& envelope, const std::v
 // what the writer reported.
 WriteResult write_all(std::size_t capacity, const std::vector<std::string>& lines, Sink& sink) {
     asio::io_context io;
-    Channel channel(io.get_executor(), capacity);
+    Channel channel(capacity);
     Envelope envelope(Format::raw, "f");
     asio::co_spawn(io, produce(channel, envelope, lines), asio::detached);
     std::thread feeds([&] { run_flushing(io, channel); });
@@ -113,7 +116,7 @@ TEST_CASE("a batch keeps the memory a burst grew it to while the burst lasts, an
 
 TEST_CASE("a full channel refuses try_send and holds send until the writer takes the batch") {
     asio::io_context io;
-    Channel channel(io.get_executor(), 2);
+    Channel channel(2);
     Envelope envelope(Format::raw, "f");
     CHECK(channel.try_send(message(envelope, 1, "a")));
     CHECK(channel.try_send(message(envelope, 2, "b")));
@@ -142,7 +145,7 @@ TEST_CASE("a full channel refuses try_send and holds send until the writer takes
 
 TEST_CASE("a flush hands over what is queued even when the writer comes for it later") {
     asio::io_context io;
-    Channel channel(io.get_executor(), 100);
+    Channel channel(100);
     Envelope envelope(Format::raw, "f");
     CHECK(channel.try_send(message(envelope, 1, "a")));
     channel.flush();  // the writer is not waiting yet: the request must stay
@@ -153,7 +156,7 @@ TEST_CASE("a flush hands over what is queued even when the writer comes for it l
 
 TEST_CASE("a flush wakes a writer that waits for messages") {
     asio::io_context io;
-    Channel channel(io.get_executor(), 100);
+    Channel channel(100);
     Envelope envelope(Format::raw, "f");
     auto received = std::async(std::launch::async, [&] {
         Batch batch;
@@ -167,7 +170,7 @@ TEST_CASE("a flush wakes a writer that waits for messages") {
 
 TEST_CASE("a closed channel is drained before receive reports the end") {
     asio::io_context io;
-    Channel channel(io.get_executor(), 10);
+    Channel channel(10);
     Envelope envelope(Format::raw, "f");
     CHECK(channel.try_send(message(envelope, 1, "a")));
     CHECK(channel.try_send(message(envelope, 2, "b")));
@@ -212,6 +215,47 @@ TEST_CASE("the writer loses no line through a channel of capacity 1") {
     CHECK(read_file(temp.path) == expected);
 }
 
+// --threads: feeds on several I/O threads fill one channel. A sender that
+// finds it full must be woken on its own thread, and none may be missed.
+TEST_CASE("senders on three I/O threads lose no line through a channel of capacity 2") {
+    constexpr int threads = 3, per_thread = 5'000;
+    TempPath temp;
+    Sink sink = file_sink(temp);
+    Channel channel(2);
+    Envelope envelope(Format::raw, "f");
+    std::atomic<int> producing{threads};
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<std::thread> feeds;
+    for (int t = 0; t < threads; ++t) {
+        contexts.push_back(std::make_unique<asio::io_context>(1));
+        asio::co_spawn(*contexts.back(), [&, t]() -> asio::awaitable<void> {
+            for (int i = 0; i < per_thread; ++i) {
+                std::string line = std::to_string(t) + " " + std::to_string(i);
+                Message m = message(envelope, static_cast<std::uint64_t>(i), line);
+                if (!channel.try_send(m)) co_await channel.send(m);
+            }
+            if (--producing == 0) channel.close();
+        }, asio::detached);
+    }
+    for (int t = 0; t < threads; ++t) feeds.emplace_back([&, t] { run_flushing(*contexts[t], channel); });
+    WriteResult result = write_lines(channel, sink);
+    for (std::thread& feed : feeds) feed.join();
+    CHECK_FALSE(result.error);
+    CHECK(result.lines == threads * per_thread);
+
+    // Every thread's lines, each once and in its order.
+    std::vector<int> next(threads, 0);
+    std::istringstream in(read_file(temp.path));
+    int t = 0, i = 0;
+    while (in >> t >> i) {
+        REQUIRE(t >= 0);
+        REQUIRE(t < threads);
+        CHECK(i == next[t]);
+        next[t] = i + 1;
+    }
+    CHECK(next == std::vector<int>(threads, per_thread));
+}
+
 TEST_CASE("the writer splits output past its 1 MiB block into more writes without loss") {
     TempPath temp;
     Sink sink = file_sink(temp);
@@ -238,7 +282,7 @@ TEST_CASE("the writer stops with EPIPE when the reader of its pipe is gone") {
     ::close(fds[1]);
 
     asio::io_context io;
-    Channel channel(io.get_executor(), 4);
+    Channel channel(4);
     Envelope envelope(Format::raw, "f");
     CHECK(channel.try_send(message(envelope, 1, "a")));
     channel.flush();

@@ -70,6 +70,7 @@ TEST_CASE("command line defaults match the documented values") {
     CHECK(o.output.buffer == 1024);
     CHECK(o.run.count == 0);
     CHECK(o.run.duration == 0ms);
+    CHECK(o.run.threads == 1);
     CHECK(o.verbosity == Verbosity::normal);
 }
 
@@ -80,7 +81,7 @@ TEST_CASE("command line reads every option into Options") {
                           "--max-message-size", "64KiB", "--compress", "--backoff-min", "1ms", "--backoff-max", "1m",
                           "--max-retries", "5", "--no-reconnect", "--ca-file", "ca.pem", "--cert", "c.pem", "--key",
                           "k.pem", "-k", "--format", "raw", "-o", "out.jsonl", "--buffer", "7", "-n", "100", "-t",
-                          "1h", "-q", "a=ws://h/1", "wss://h:8443/2"});
+                          "1h", "--threads", "3", "-q", "a=ws://h/1", "wss://h:8443/2"});
     REQUIRE(o.feeds.size() == 2);
     CHECK(o.feeds[0].name == "a");
     CHECK(o.feeds[1].name == "h:8443/2");
@@ -110,6 +111,7 @@ TEST_CASE("command line reads every option into Options") {
     CHECK(o.output.buffer == 7);
     CHECK(o.run.count == 100);
     CHECK(o.run.duration == 1h);
+    CHECK(o.run.threads == 3);
     CHECK(o.verbosity == Verbosity::quiet);
 }
 
@@ -234,6 +236,10 @@ TEST_CASE("command line with a bad count is a usage error") {
     check_usage_error({"-n", "1.5", "ws://h/"}, "'1.5'");
     check_usage_error({"--max-retries", "x", "ws://h/"}, "'x'");
     check_usage_error({"--max-retries", "0", "ws://h/"}, "'0'");
+    check_usage_error({"--threads", "0", "ws://h/"}, "invalid number '0' for --threads");
+    check_usage_error({"--threads", "two", "ws://h/"}, "invalid number 'two' for --threads");
+    check_usage_error({"--threads", "257", "ws://h/"}, "invalid number '257' for --threads: at most 256");
+    CHECK(accepted({"--threads", "256", "ws://h/"}).run.threads == 256);
 }
 
 TEST_CASE("command line with an unknown format is a usage error") {

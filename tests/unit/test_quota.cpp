@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
 #include <vector>
 
 using namespace wsgather;
@@ -61,4 +63,19 @@ TEST_CASE("quota may be taken from inside its own callback without a second repo
     CHECK(quota.take());
     CHECK(reached == 1);
     CHECK_FALSE(inner);
+}
+
+TEST_CASE("quota admits exactly the limit when four threads take at once") {
+    std::atomic<int> reached{0};
+    Quota quota(10'000, [&] { ++reached; });
+    std::atomic<int> admitted{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 5'000; ++i)
+                if (quota.take()) ++admitted;
+        });
+    for (std::thread& thread : threads) thread.join();
+    CHECK(admitted == 10'000);
+    CHECK(reached == 1);
 }

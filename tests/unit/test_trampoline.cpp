@@ -4,15 +4,19 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace wsgather;
@@ -110,4 +114,53 @@ TEST_CASE("a coroutine runs on the trampoline and its timers complete") {
         [](std::exception_ptr e) { REQUIRE_FALSE(e); });
     io.run();
     CHECK(woken == 3);
+}
+
+// --threads: each I/O thread has its own io_context and trampoline. What a
+// handler on one posts to another's must run on that other thread, not join
+// the queue of the thread that posted it.
+TEST_CASE("a handler posted from one trampoline's handler to another io_context runs on that one's thread") {
+    asio::io_context first_io, second_io;
+    asio::any_io_executor first = FeedExecutor(first_io.get_executor());
+    asio::any_io_executor second = FeedExecutor(second_io.get_executor());
+    auto work = asio::make_work_guard(second_io);
+    std::thread second_thread([&] { second_io.run(); });
+
+    std::thread::id ran_on, first_thread_id;
+    std::promise<void> ran;
+    asio::post(first, [&] {
+        first_thread_id = std::this_thread::get_id();
+        asio::post(second, [&] {
+            ran_on = std::this_thread::get_id();
+            ran.set_value();
+        });
+    });
+    first_io.run();
+    ran.get_future().wait();
+    std::thread::id second_thread_id = second_thread.get_id();
+    work.reset();
+    second_thread.join();
+    CHECK(ran_on == second_thread_id);
+    CHECK(ran_on != first_thread_id);
+}
+
+TEST_CASE("a trampoline dispatch from a thread that does not run its io_context is posted, not run there") {
+    asio::io_context io;
+    asio::any_io_executor feeds = FeedExecutor(io.get_executor());
+    bool ran = false;
+    asio::dispatch(feeds, [&] { ran = true; });
+    CHECK_FALSE(ran);  // this thread is not in io.run()
+    io.run();
+    CHECK(ran);
+
+    // Inside io.run(), a dispatch from a handler that is not the
+    // trampoline's may run at once, as io_context's own executor would.
+    std::vector<std::string> events;
+    asio::post(io, [&] {
+        asio::dispatch(feeds, [&] { events.push_back("dispatched"); });
+        events.push_back("after dispatch");
+    });
+    io.restart();
+    io.run();
+    CHECK(events == std::vector<std::string>{"dispatched", "after dispatch"});
 }
