@@ -52,8 +52,8 @@ class Tool:
     writes: bool = True      # the ceiling client writes nothing per message
 
 
-def wsgather_argv(feeds):
-    return [str(WSGATHER), "-q", "--no-reconnect"] + [f"{name}={url}" for name, url in feeds]
+def wsgather_argv(feeds, *options):
+    return [str(WSGATHER), "-q", "--no-reconnect", *options] + [f"{name}={url}" for name, url in feeds]
 
 
 TOOLS = [
@@ -64,6 +64,10 @@ TOOLS = [
          "jsonl"),
     Tool("wscat", lambda feeds: [str(ROOT / "bench/peers/wscat.sh"), feeds[0][1]], "wscat", multi_feed=False),
 ]
+
+# Measured beside the default on the workloads with more than one feed, where
+# a second I/O thread can help (docs/performance.md, "More I/O threads").
+WSGATHER_THREADS = Tool("wsgather --threads 2", lambda feeds: wsgather_argv(feeds, "--threads", "2"), "jsonl")
 
 
 # --- The load server ----------------------------------------------------------
@@ -556,7 +560,8 @@ def main():
         if workload.key not in only:
             continue
         log(workload.title)
-        text, summary[workload.key] = run_throughput(workload, TOOLS, args.runs, log)
+        tools = TOOLS if workload.feeds == 1 else TOOLS[:1] + [WSGATHER_THREADS] + TOOLS[1:]
+        text, summary[workload.key] = run_throughput(workload, tools, args.runs, log)
         sections.append(f"### {workload.title}\n\n{text}")
     if "W5" in only:
         title = "W5: latency, 8 feeds × 5,000 msg/s for 10 s, one frame per write"

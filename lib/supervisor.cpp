@@ -42,7 +42,7 @@ struct IoThread {
     asio::io_context io{1};
     FeedExecutor executor{io.get_executor()};
     std::vector<Feed*> feeds;
-    std::jthread thread;  // last: joined before the rest is destroyed
+    std::thread thread;
 };
 
 // Everything one run owns. Members are declared in the order they must be
@@ -59,6 +59,14 @@ public:
           feeds_group_(feed_executor_),
           signals_(io_, SIGINT, SIGTERM),
           deadline_(io_) {}
+
+    // The threads end once their feeds have; they are joined here, before
+    // the feeds are destroyed, and the feeds before the io_contexts their
+    // timers and sockets belong to.
+    ~Run() {
+        for (auto& thread : more_threads_)
+            if (thread->thread.joinable()) thread->thread.join();
+    }
 
     int execute() {
         // Feed i runs on I/O thread i mod N; the first thread is this one.
@@ -135,7 +143,7 @@ private:
                        [this, done = std::move(done)](std::exception_ptr error) mutable {
                            asio::post(feed_executor_, [done = std::move(done), error]() mutable { done(error); });
                        });
-        thread.thread = std::jthread([this, &thread] { run_flushing(thread.io, lines_); });
+        thread.thread = std::thread([this, &thread] { run_flushing(thread.io, lines_); });
     }
 
     // Runs on the write thread: the blocking writes never hold up the feeds.
@@ -186,11 +194,10 @@ private:
     asio::signal_set signals_;
     asio::steady_timer deadline_;
     asio::steady_timer writer_done_{io_};
+    std::vector<std::unique_ptr<IoThread>> more_threads_;  // before the feeds: see ~Run
     std::vector<std::unique_ptr<Feed>> feeds_;
     std::vector<IoThread*> feed_threads_;  // each feed's thread; null for the first
     std::exception_ptr thread_error_;      // the first a feed on another thread threw
-    // After the feeds, so that the threads are joined before the feeds go.
-    std::vector<std::unique_ptr<IoThread>> more_threads_;
     bool stopping_ = false;
     bool writer_finished_ = false;
     int status_ = exit_ok;
