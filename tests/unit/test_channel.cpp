@@ -143,6 +143,24 @@ TEST_CASE("a full channel refuses try_send and holds send until the writer takes
     CHECK(payloads(batch) == std::vector<std::string>{"c"});
 }
 
+TEST_CASE("a batch is full at batch_bytes of messages, and a larger message still gets into an empty one") {
+    Channel channel(1000);
+    Envelope envelope(Format::raw, "f");
+    const std::string mib(1u << 20, 'm');
+    CHECK(channel.try_send(message(envelope, 1, mib)));  // 1 MiB: handed over, not full
+    CHECK(channel.try_send(message(envelope, 2, mib)));
+    CHECK_FALSE(channel.try_send(message(envelope, 3, "x")));  // 2 MiB: full, whatever the count
+    Batch batch;
+    REQUIRE(channel.receive(batch));  // no flush needed: past half of batch_bytes
+    CHECK(batch.size() == 2);
+
+    const std::string huge(3 * batch_bytes, 'h');
+    CHECK(channel.try_send(message(envelope, 3, huge)));
+    CHECK_FALSE(channel.try_send(message(envelope, 4, "x")));
+    REQUIRE(channel.receive(batch));
+    CHECK(payloads(batch) == std::vector<std::string>{huge});
+}
+
 TEST_CASE("a flush hands over what is queued even when the writer comes for it later") {
     asio::io_context io;
     Channel channel(100);
