@@ -41,7 +41,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 struct IoThread {
     asio::io_context io{1};
     FeedExecutor executor{io.get_executor()};
-    std::vector<Feed*> feeds;
     std::thread thread;
 };
 
@@ -77,7 +76,6 @@ public:
             feeds_.push_back(std::make_unique<Feed>(thread ? asio::any_io_executor(thread->executor) : feed_executor_,
                                                     tls_, options_.feeds[i], options_, lines_, quota_));
             feed_threads_.push_back(thread);
-            if (thread) thread->feeds.push_back(feeds_.back().get());
         }
 
         watch_signals();
@@ -133,13 +131,16 @@ private:
         auto done = feeds_group_.track([this](std::exception_ptr error) {
             if (error && !thread_error_) thread_error_ = error;
         });
-        auto run_feeds = [](IoThread& thread) -> asio::awaitable<void> {
-            TaskGroup group(thread.executor);
-            for (Feed* feed : thread.feeds) group.spawn(feed->run());
+        std::vector<Feed*> feeds;
+        for (std::size_t i = 0; i < feeds_.size(); ++i)
+            if (feed_threads_[i] == &thread) feeds.push_back(feeds_[i].get());
+        auto run_feeds = [](asio::any_io_executor executor, std::vector<Feed*> feeds) -> asio::awaitable<void> {
+            TaskGroup group(executor);
+            for (Feed* feed : feeds) group.spawn(feed->run());
             co_await group.join();
         };
         // Spawned before the thread starts, so that its io_context has work.
-        asio::co_spawn(thread.executor, run_feeds(thread),
+        asio::co_spawn(thread.executor, run_feeds(thread.executor, std::move(feeds)),
                        [this, done = std::move(done)](std::exception_ptr error) mutable {
                            asio::post(feed_executor_, [done = std::move(done), error]() mutable { done(error); });
                        });
