@@ -1,9 +1,7 @@
 #include "channel.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 
@@ -62,10 +60,9 @@ bool Channel::try_send(const Message& message) {
     return sent;
 }
 
-boost::asio::awaitable<void> Channel::send(const Message& message) {
+FeedTask<> Channel::send(const Message& message) {
     for (;;) {
-        boost::asio::steady_timer room(co_await boost::asio::this_coro::executor,
-                                       boost::asio::steady_timer::time_point::max());
+        FeedTimer room(co_await boost::asio::this_coro::executor, FeedTimer::time_point::max());
         bool wake;
         std::unique_lock lock(mutex_);
         if (append_locked(message, wake)) {
@@ -77,7 +74,7 @@ boost::asio::awaitable<void> Channel::send(const Message& message) {
         lock.unlock();
         // The writer's cancel is posted to this coroutine's executor, so it
         // runs only once the wait below has begun.
-        co_await room.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_await room.async_wait(use_tuple);
     }
 }
 
@@ -113,9 +110,9 @@ bool Channel::receive(Batch& batch) {
     if (filling_.empty()) return false;  // closed, and everything was taken
     flush_requested_ = false;
     std::swap(batch, filling_);
-    std::vector<boost::asio::steady_timer*> blocked = std::exchange(blocked_, {});
+    std::vector<FeedTimer*> blocked = std::exchange(blocked_, {});
     lock.unlock();
-    for (boost::asio::steady_timer* room : blocked)
+    for (FeedTimer* room : blocked)
         boost::asio::post(room->get_executor(), [room] { room->cancel(); });
     return true;
 }

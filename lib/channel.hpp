@@ -18,11 +18,9 @@
 #pragma once
 
 #include "envelope.hpp"
+#include "feed_io.hpp"
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -92,7 +90,7 @@ public:
     bool try_send(const Message& message);
     // I/O threads. Copies the message in, suspending while the channel is
     // full; the coroutine is resumed on its own executor.
-    boost::asio::awaitable<void> send(const Message& message);
+    FeedTask<> send(const Message& message);
     // I/O threads, when they have nothing else to do: the messages queued so far
     // are to be written now (at once, or as soon as the writer is free).
     // Waking the writer per message would cost more than the rest of the
@@ -126,7 +124,7 @@ private:
     // lock under which its sender found the channel full, so the writer,
     // which takes the list with the batch, cannot miss one; it cancels each
     // on the timer's own executor, since a timer belongs to its thread.
-    std::vector<boost::asio::steady_timer*> blocked_;
+    std::vector<FeedTimer*> blocked_;
 };
 
 // io_context::run() for an I/O thread, except that whenever the handlers

@@ -7,9 +7,7 @@
 #include "tls.hpp"
 #include "units.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/field.hpp>
@@ -27,8 +25,6 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using boost::system::error_code;
 using std::chrono::steady_clock;
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 using PlainWs = websocket::stream<ReadAheadSocket>;
 using SecureWs = websocket::stream<TlsStream>;
@@ -87,7 +83,7 @@ std::vector<std::string_view> extension_names(std::string_view value) {
 
 }  // namespace
 
-Feed::Feed(asio::any_io_executor executor, asio::ssl::context* tls, const FeedSpec& spec, const Options& options,
+Feed::Feed(FeedExecutor executor, asio::ssl::context* tls, const FeedSpec& spec, const Options& options,
            Channel& lines, Quota& quota)
     : executor_(executor),
       tls_(tls),
@@ -106,7 +102,7 @@ void Feed::stop() {
     if (on_stop_) on_stop_();
 }
 
-asio::awaitable<void> Feed::run() {
+FeedTask<> Feed::run() {
     const ReconnectOptions& policy = options_.reconnect;
     if (spec_.tls && options_.tls.insecure)
         log::warning(spec_.name, "TLS certificate verification is off (--insecure)");
@@ -171,11 +167,11 @@ void Feed::disarm_deadline() {
     timer_.cancel();
 }
 
-asio::awaitable<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_clock::time_point deadline,
-                                                                     Attempt& result) {
+FeedTask<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_clock::time_point deadline,
+                                                             Attempt& result) {
     // getaddrinfo cannot be interrupted; cancelling abandons its answer.
     // The resolver lives only as long as this step: an open feed has no use for it.
-    asio::ip::tcp::resolver resolver(executor_);
+    FeedResolver resolver(executor_);
     auto cancel = [&resolver] { resolver.cancel(); };
     StopHook hook(on_stop_, cancel);
     arm_deadline(deadline, cancel);
@@ -190,7 +186,7 @@ asio::awaitable<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_cloc
 }
 
 template <class Ws>
-asio::awaitable<void> Feed::attempt(Attempt& result) {
+FeedTask<> Feed::attempt(Attempt& result) {
     // The stream lives here; everything that only opening it needs (the
     // endpoints, the handshake's answer) lives in open()'s frame, which is
     // gone before the session starts: an idle feed keeps only what reading needs.
@@ -206,7 +202,7 @@ asio::awaitable<void> Feed::attempt(Attempt& result) {
 }
 
 template <class Ws>
-asio::awaitable<void> Feed::open(Ws& ws, Attempt& result) {
+FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     const ConnectOptions& connect = options_.connect;
     auto deadline = steady_clock::now() + connect.connect_timeout;
 
@@ -215,7 +211,7 @@ asio::awaitable<void> Feed::open(Ws& ws, Attempt& result) {
 
     // Closing the socket ends a connect or a TLS handshake in progress, and
     // it stops asio's connect from going on to the next endpoint.
-    asio::ip::tcp::socket& socket = beast::get_lowest_layer(ws);
+    FeedSocket& socket = beast::get_lowest_layer(ws);
     auto close_socket = [&socket] {
         error_code ignored;
         socket.close(ignored);
@@ -348,7 +344,7 @@ std::string Feed::check_handshake_answer(std::string_view subprotocol, std::stri
 }
 
 template <class Ws>
-asio::awaitable<void> Feed::session(Ws& ws, Attempt& result) {
+FeedTask<> Feed::session(Ws& ws, Attempt& result) {
     // The close and the liveness check run beside the reader, and all of them
     // finish before the stream goes away.
     TaskGroup tasks(executor_);
@@ -382,7 +378,7 @@ asio::awaitable<void> Feed::session(Ws& ws, Attempt& result) {
 }
 
 template <class Ws>
-asio::awaitable<void> Feed::read_messages(Ws& ws, Attempt& result) {
+FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
     beast::flat_buffer buffer;
     while (!stopping_) {
         // Frame by frame, so that every frame counts as a sign of life.
@@ -464,7 +460,7 @@ void Feed::schedule_ping(Ws& ws, TaskGroup& tasks) {
 }
 
 template <class Ws>
-asio::awaitable<void> Feed::close(Ws& ws) {
+FeedTask<> Feed::close(Ws& ws) {
     auto [ec] = co_await ws.async_close(websocket::close_code::normal, use_tuple);
     if (ec && ec != asio::error::operation_aborted)
         log::debug(spec_.name, "close handshake did not complete: {}", ec.message());

@@ -6,13 +6,12 @@
 #include "backoff.hpp"
 #include "channel.hpp"
 #include "envelope.hpp"
+#include "feed_io.hpp"
 #include "options.hpp"
 #include "quota.hpp"
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <functional>
@@ -32,13 +31,13 @@ enum class FeedOutcome {
 class Feed {
 public:
     // `tls` may be null for a ws:// feed.
-    Feed(boost::asio::any_io_executor executor, boost::asio::ssl::context* tls, const FeedSpec& spec,
+    Feed(FeedExecutor executor, boost::asio::ssl::context* tls, const FeedSpec& spec,
          const Options& options, Channel& lines, Quota& quota);
     Feed(const Feed&) = delete;
     Feed& operator=(const Feed&) = delete;
 
     // The reconnect loop; when it returns, outcome() tells how it ended.
-    boost::asio::awaitable<void> run();
+    FeedTask<> run();
     FeedOutcome outcome() const { return outcome_; }
 
     // Ends the feed cleanly from any state: an open connection is closed with
@@ -58,13 +57,13 @@ private:
         std::string reason;
     };
 
-    template <class Ws> boost::asio::awaitable<void> attempt(Attempt& result);
-    template <class Ws> boost::asio::awaitable<void> open(Ws& ws, Attempt& result);
-    template <class Ws> boost::asio::awaitable<void> session(Ws& ws, Attempt& result);
-    template <class Ws> boost::asio::awaitable<void> read_messages(Ws& ws, Attempt& result);
+    template <class Ws> FeedTask<> attempt(Attempt& result);
+    template <class Ws> FeedTask<> open(Ws& ws, Attempt& result);
+    template <class Ws> FeedTask<> session(Ws& ws, Attempt& result);
+    template <class Ws> FeedTask<> read_messages(Ws& ws, Attempt& result);
     template <class Ws> void schedule_ping(Ws& ws, TaskGroup& tasks);
-    template <class Ws> boost::asio::awaitable<void> close(Ws& ws);
-    boost::asio::awaitable<boost::asio::ip::tcp::resolver::results_type> resolve(
+    template <class Ws> FeedTask<> close(Ws& ws);
+    FeedTask<boost::asio::ip::tcp::resolver::results_type> resolve(
         std::chrono::steady_clock::time_point deadline, Attempt& result);
     // Calls `interrupt` if `deadline` passes before disarm_deadline(); then
     // deadline_passed_ is set. One deadline at a time, on timer_.
@@ -73,7 +72,7 @@ private:
     void explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after, Attempt& result);
     std::string check_handshake_answer(std::string_view subprotocol, std::string_view extensions) const;
 
-    boost::asio::any_io_executor executor_;
+    FeedExecutor executor_;
     boost::asio::ssl::context* tls_;
     const FeedSpec& spec_;
     const Options& options_;
@@ -85,7 +84,7 @@ private:
     // One timer for the three waits a feed has, which never overlap: the
     // attempt's deadline (resolve, connect, TLS), the backoff between
     // attempts, the liveness check.
-    boost::asio::steady_timer timer_;
+    FeedTimer timer_;
 
     FeedOutcome outcome_ = FeedOutcome::stopped;
     std::uint64_t seq_ = 0;   // messages written, across connections

@@ -13,6 +13,8 @@
 // records of up to 16 KiB.
 #pragma once
 
+#include "feed_io.hpp"
+
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
@@ -31,8 +33,8 @@ namespace wsgather {
 
 class ReadAheadSocket {
 public:
-    using executor_type = boost::asio::ip::tcp::socket::executor_type;
-    using next_layer_type = boost::asio::ip::tcp::socket;
+    using executor_type = FeedExecutor;
+    using next_layer_type = FeedSocket;
 
     // What one read may take beyond what the caller asked for.
     static constexpr std::size_t read_ahead_bytes = 64u << 10;
@@ -143,7 +145,7 @@ private:
     void borrow_buffer();
     void return_buffer();
 
-    boost::asio::ip::tcp::socket socket_;
+    FeedSocket socket_;
     std::unique_ptr<char[]> ahead_;  // only while it holds unread bytes, or during a read
     std::size_t ahead_begin_ = 0;
     std::size_t ahead_end_ = 0;

@@ -2,23 +2,21 @@
 
 #include "channel.hpp"
 #include "feed.hpp"
+#include "feed_io.hpp"
 #include "log.hpp"
 #include "quota.hpp"
 #include "sink.hpp"
 #include "task_group.hpp"
 #include "tls.hpp"
-#include "trampoline.hpp"
 #include "units.hpp"
 #include "writer.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -33,7 +31,6 @@ namespace wsgather {
 namespace {
 
 namespace asio = boost::asio;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // An I/O thread beyond the first (--threads): its own io_context, the
 // executor its feeds run on, and the thread, which runs until its feeds have
@@ -73,7 +70,7 @@ public:
         for (std::size_t t = 1; t < threads; ++t) more_threads_.push_back(std::make_unique<IoThread>());
         for (std::size_t i = 0; i < options_.feeds.size(); ++i) {
             IoThread* thread = i % threads == 0 ? nullptr : more_threads_[i % threads - 1].get();
-            feeds_.push_back(std::make_unique<Feed>(thread ? asio::any_io_executor(thread->executor) : feed_executor_,
+            feeds_.push_back(std::make_unique<Feed>(thread ? thread->executor : feed_executor_,
                                                     tls_, options_.feeds[i], options_, lines_, quota_));
             feed_threads_.push_back(thread);
         }
@@ -85,7 +82,7 @@ public:
                 if (!ec) stop("reached --duration");
             });
         }
-        asio::co_spawn(io_, supervise(), [](std::exception_ptr e) {
+        asio::co_spawn(feed_executor_, supervise(), [](std::exception_ptr e) {
             if (e) std::rethrow_exception(e);
         });
         run_flushing(io_, lines_);
@@ -93,17 +90,17 @@ public:
     }
 
 private:
-    asio::awaitable<void> supervise() {
+    FeedTask<> supervise() {
         for (std::size_t i = 0; i < feeds_.size(); ++i)
             if (!feed_threads_[i]) feeds_group_.spawn(feeds_[i]->run());
         for (auto& thread : more_threads_) start(*thread);
-        asio::co_spawn(io_, write(), asio::detached);
+        asio::co_spawn(feed_executor_, write(), asio::detached);
 
         co_await feeds_group_.join();
         if (thread_error_) std::rethrow_exception(thread_error_);
         // Every producer has finished: the writer drains what is left and returns.
         lines_.close();
-        writer_done_.expires_at(asio::steady_timer::time_point::max());
+        writer_done_.expires_at(FeedTimer::time_point::max());
         if (!writer_finished_) co_await writer_done_.async_wait(use_tuple);
 
         bool failed = false;
@@ -113,8 +110,9 @@ private:
         deadline_.cancel();
     }
 
-    asio::awaitable<void> write() {
-        WriteResult result = co_await asio::co_spawn(write_thread_, write_blocking(), asio::use_awaitable);
+    FeedTask<> write() {
+        WriteResult result =
+            co_await asio::co_spawn(write_thread_, write_blocking(), asio::use_awaitable_t<FeedExecutor>{});
         // The reader is gone (`| head`): end at once and quietly.
         if (result.error == std::errc::broken_pipe) abandon(exit_ok);
         if (result.error) {
@@ -134,7 +132,7 @@ private:
         std::vector<Feed*> feeds;
         for (std::size_t i = 0; i < feeds_.size(); ++i)
             if (feed_threads_[i] == &thread) feeds.push_back(feeds_[i].get());
-        auto run_feeds = [](asio::any_io_executor executor, std::vector<Feed*> feeds) -> asio::awaitable<void> {
+        auto run_feeds = [](FeedExecutor executor, std::vector<Feed*> feeds) -> FeedTask<> {
             TaskGroup group(executor);
             for (Feed* feed : feeds) group.spawn(feed->run());
             co_await group.join();
@@ -194,7 +192,7 @@ private:
     TaskGroup feeds_group_;
     asio::signal_set signals_;
     asio::steady_timer deadline_;
-    asio::steady_timer writer_done_{io_};
+    FeedTimer writer_done_{feed_executor_};
     std::vector<std::unique_ptr<IoThread>> more_threads_;  // before the feeds: see ~Run
     std::vector<std::unique_ptr<Feed>> feeds_;
     std::vector<IoThread*> feed_threads_;  // each feed's thread; null for the first

@@ -6,11 +6,9 @@
 // on the group's executor.
 #pragma once
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
+#include "feed_io.hpp"
+
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -20,11 +18,11 @@ namespace wsgather {
 
 class TaskGroup {
 public:
-    explicit TaskGroup(boost::asio::any_io_executor executor) : executor_(executor) {}
+    explicit TaskGroup(FeedExecutor executor) : executor_(executor) {}
     TaskGroup(const TaskGroup&) = delete;
     TaskGroup& operator=(const TaskGroup&) = delete;
 
-    void spawn(boost::asio::awaitable<void> task) {
+    void spawn(FeedTask<> task) {
         ++running_;
         boost::asio::co_spawn(executor_, std::move(task), [this](std::exception_ptr error) {
             if (error && !first_error_) first_error_ = error;
@@ -46,16 +44,16 @@ public:
 
     std::size_t running() const { return running_; }
 
-    boost::asio::awaitable<void> join() {
+    FeedTask<> join() {
         // The timer is only a wake-up signal: it never expires, and the last
         // task to finish cancels it. It exists only while join() waits: a
         // feed's group lasts as long as its connection but waits only at the end.
         if (running_ > 0) {
-            boost::asio::steady_timer idle(executor_);
+            FeedTimer idle(executor_);
             idle_ = &idle;
             while (running_ > 0) {
-                idle.expires_at(boost::asio::steady_timer::time_point::max());
-                co_await idle.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                idle.expires_at(FeedTimer::time_point::max());
+                co_await idle.async_wait(use_tuple);
             }
             idle_ = nullptr;
         }
@@ -67,8 +65,8 @@ private:
         if (--running_ == 0 && idle_) idle_->cancel();
     }
 
-    boost::asio::any_io_executor executor_;
-    boost::asio::steady_timer* idle_ = nullptr;  // join()'s, while it waits
+    FeedExecutor executor_;
+    FeedTimer* idle_ = nullptr;  // join()'s, while it waits
     std::size_t running_ = 0;
     std::exception_ptr first_error_;
 };

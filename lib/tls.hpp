@@ -2,6 +2,7 @@
 // per-connection settings that depend on the host (SNI, host-name check).
 #pragma once
 
+#include "feed_io.hpp"
 #include "options.hpp"
 
 #include <boost/asio/ssl.hpp>
@@ -14,7 +15,7 @@
 
 namespace wsgather {
 
-using TlsStream = boost::beast::ssl_stream<boost::asio::ip::tcp::socket>;
+using TlsStream = boost::beast::ssl_stream<FeedSocket>;
 
 // The message names the file that could not be used.
 struct TlsSetupError : std::runtime_error {

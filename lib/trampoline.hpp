@@ -216,7 +216,4 @@ private:
     bool never_;
 };
 
-// The executor the feeds use: the I/O thread's io_context, through a trampoline.
-using FeedExecutor = Trampoline<boost::asio::io_context::executor_type>;
-
 }  // namespace wsgather

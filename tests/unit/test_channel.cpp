@@ -40,7 +40,7 @@ std::vector<std::string> payloads(const Batch& batch) {
 }
 
 // Sends every payload as a feed does, then closes the channel.
-asio::awaitable<void> produce(Channel& channel, Envelope& envelope, const std::vector<std::string>& lines) {
+FeedTask<> produce(Channel& channel, Envelope& envelope, const std::vector<std::string>& lines) {
     std::uint64_t seq = 0;
     for (const std::string& line : lines) {
         Message m = message(envelope, ++seq, line);
@@ -55,7 +55,7 @@ WriteResult write_all(std::size_t capacity, const std::vector<std::string>& line
     asio::io_context io;
     Channel channel(capacity);
     Envelope envelope(Format::raw, "f");
-    asio::co_spawn(io, produce(channel, envelope, lines), asio::detached);
+    asio::co_spawn(FeedExecutor(io.get_executor()), produce(channel, envelope, lines), asio::detached);
     std::thread feeds([&] { run_flushing(io, channel); });
     WriteResult result = write_lines(channel, sink);
     feeds.join();
@@ -123,7 +123,7 @@ TEST_CASE("a full channel refuses try_send and holds send until the writer takes
     CHECK_FALSE(channel.try_send(message(envelope, 3, "c")));
 
     bool sent = false;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(FeedExecutor(io.get_executor()), [&]() -> FeedTask<> {
         co_await channel.send(message(envelope, 3, "c"));
         sent = true;
     }, asio::detached);
@@ -246,7 +246,7 @@ TEST_CASE("senders on three I/O threads lose no line through a channel of capaci
     std::vector<std::thread> feeds;
     for (int t = 0; t < threads; ++t) {
         contexts.push_back(std::make_unique<asio::io_context>(1));
-        asio::co_spawn(*contexts.back(), [&, t]() -> asio::awaitable<void> {
+        asio::co_spawn(FeedExecutor(contexts.back()->get_executor()), [&, t]() -> FeedTask<> {
             for (int i = 0; i < per_thread; ++i) {
                 std::string line = std::to_string(t) + " " + std::to_string(i);
                 Message m = message(envelope, static_cast<std::uint64_t>(i), line);

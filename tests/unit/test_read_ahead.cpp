@@ -22,7 +22,7 @@ namespace {
 // A ReadAheadSocket connected to a plain socket on 127.0.0.1.
 struct Connection {
     asio::io_context io;
-    ReadAheadSocket reader{io.get_executor()};
+    ReadAheadSocket reader{FeedExecutor(io.get_executor())};
     tcp::socket peer{io};
 
     Connection() {

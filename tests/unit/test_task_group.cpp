@@ -3,8 +3,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -21,22 +19,22 @@ namespace {
 
 // Waits `turns` zero-length timers (each a trip through the event loop),
 // then records its name.
-asio::awaitable<void> worker(std::string name, int turns, std::vector<std::string>& events) {
+FeedTask<> worker(std::string name, int turns, std::vector<std::string>& events) {
     auto executor = co_await asio::this_coro::executor;
     for (int i = 0; i < turns; ++i) {
-        asio::steady_timer timer(executor, std::chrono::steady_clock::duration::zero());
-        co_await timer.async_wait(asio::use_awaitable);
+        FeedTimer timer(executor, std::chrono::steady_clock::duration::zero());
+        co_await timer.async_wait(asio::use_awaitable_t<FeedExecutor>{});
     }
     events.push_back(name);
 }
 
-asio::awaitable<void> failing(std::string message, int turns, std::vector<std::string>& events) {
+FeedTask<> failing(std::string message, int turns, std::vector<std::string>& events) {
     co_await worker("fail " + message, turns, events);
     throw std::runtime_error(message);
 }
 
 // Joins `group` and records how it ended.
-asio::awaitable<void> joiner(TaskGroup& group, std::vector<std::string>& events) {
+FeedTask<> joiner(TaskGroup& group, std::vector<std::string>& events) {
     try {
         co_await group.join();
         events.push_back("joined");
@@ -46,14 +44,14 @@ asio::awaitable<void> joiner(TaskGroup& group, std::vector<std::string>& events)
 }
 
 void spawn_joiner(asio::io_context& io, TaskGroup& group, std::vector<std::string>& events) {
-    asio::co_spawn(io, joiner(group, events), [](std::exception_ptr error) { REQUIRE_FALSE(error); });
+    asio::co_spawn(FeedExecutor(io.get_executor()), joiner(group, events), [](std::exception_ptr error) { REQUIRE_FALSE(error); });
 }
 
 }  // namespace
 
 TEST_CASE("task group join waits for every spawned task") {
     asio::io_context io;
-    TaskGroup group(io.get_executor());
+    TaskGroup group(FeedExecutor(io.get_executor()));
     std::vector<std::string> events;
     group.spawn(worker("slow", 20, events));
     group.spawn(worker("instant", 0, events));
@@ -67,7 +65,7 @@ TEST_CASE("task group join waits for every spawned task") {
 
 TEST_CASE("task group join with nothing spawned returns at once") {
     asio::io_context io;
-    TaskGroup group(io.get_executor());
+    TaskGroup group(FeedExecutor(io.get_executor()));
     std::vector<std::string> events;
     spawn_joiner(io, group, events);
     io.poll();  // no timers involved: it finishes in the handlers ready now
@@ -77,7 +75,7 @@ TEST_CASE("task group join with nothing spawned returns at once") {
 
 TEST_CASE("task group join after all tasks finished returns at once") {
     asio::io_context io;
-    TaskGroup group(io.get_executor());
+    TaskGroup group(FeedExecutor(io.get_executor()));
     std::vector<std::string> events;
     group.spawn(worker("a", 1, events));
     group.spawn(worker("b", 0, events));
@@ -91,7 +89,7 @@ TEST_CASE("task group join after all tasks finished returns at once") {
 
 TEST_CASE("task group join rethrows an exception after the other tasks finished") {
     asio::io_context io;
-    TaskGroup group(io.get_executor());
+    TaskGroup group(FeedExecutor(io.get_executor()));
     std::vector<std::string> events;
     group.spawn(failing("boom", 0, events));
     group.spawn(worker("slow", 10, events));
@@ -102,7 +100,7 @@ TEST_CASE("task group join rethrows an exception after the other tasks finished"
 
 TEST_CASE("task group join rethrows the first exception only, and only once") {
     asio::io_context io;
-    TaskGroup group(io.get_executor());
+    TaskGroup group(FeedExecutor(io.get_executor()));
     std::vector<std::string> events;
     group.spawn(failing("second", 4, events));
     group.spawn(failing("first", 1, events));
@@ -119,9 +117,9 @@ TEST_CASE("task group join rethrows the first exception only, and only once") {
 
 TEST_CASE("task group join also waits for tasks spawned while it waits") {
     asio::io_context io;
-    TaskGroup group(io.get_executor());
+    TaskGroup group(FeedExecutor(io.get_executor()));
     std::vector<std::string> events;
-    auto spawner = [&]() -> asio::awaitable<void> {
+    auto spawner = [&]() -> FeedTask<> {
         co_await worker("parent", 2, events);
         group.spawn(worker("child", 5, events));
     };
@@ -133,9 +131,9 @@ TEST_CASE("task group join also waits for tasks spawned while it waits") {
 
 TEST_CASE("task group join waits for a chain of tracked handlers") {
     asio::io_context io;
-    TaskGroup group(io.get_executor());
+    TaskGroup group(FeedExecutor(io.get_executor()));
     std::vector<std::string> events;
-    asio::steady_timer timer(io);
+    FeedTimer timer(FeedExecutor(io.get_executor()));
     int links = 0;
     // Each link re-arms the timer from inside a tracked handler: the group
     // stays busy across the hand-over from one link to the next.

@@ -1,6 +1,6 @@
 // Trampoline: handlers posted from a handler run right after it, never
 // inside the post, in order, at most max_run in a row, and none is lost.
-#include "trampoline.hpp"
+#include "feed_io.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
