@@ -20,6 +20,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/require.hpp>
 
 #include <cstddef>
@@ -32,8 +33,10 @@ namespace wsgather {
 
 namespace trampoline_detail {
 
-// A move-only void() function, stored in place when small: the handlers the
-// feeds post are a pointer or two, and a queue of them should not allocate.
+// A move-only void() function, stored in place when small. A larger one,
+// such as the completion Beast posts for every message (144 bytes) or
+// ReadAheadSocket's (up to 408), is boxed in memory from Asio's per-thread
+// recycling allocator, so that a busy feed does not call malloc per message.
 class Task {
 public:
     template <class F>
@@ -44,7 +47,14 @@ public:
             ::new (static_cast<void*>(storage_)) Fn(std::forward<F>(f));
             ops_ = &inline_ops<Fn>;
         } else {
-            Fn* boxed = new Fn(std::forward<F>(f));
+            Box<Fn> box;
+            Fn* boxed = box.allocate(1);
+            try {
+                ::new (static_cast<void*>(boxed)) Fn(std::forward<F>(f));
+            } catch (...) {
+                box.deallocate(boxed, 1);
+                throw;
+            }
             ::new (static_cast<void*>(storage_)) Fn*(boxed);
             ops_ = &boxed_ops<Fn>;
         }
@@ -77,6 +87,9 @@ public:
     }
 
 private:
+    template <class Fn>
+    using Box = boost::asio::recycling_allocator<Fn>;
+
     struct Ops {
         void (*run)(void*);
         void (*move)(void* from, void* to);  // leaves `from` destroyed
@@ -95,7 +108,11 @@ private:
     static constexpr Ops boxed_ops{
         [](void* at) { (**static_cast<Fn**>(at))(); },
         [](void* from, void* to) { ::new (to) Fn*(*static_cast<Fn**>(from)); },
-        [](void* at) { delete *static_cast<Fn**>(at); },
+        [](void* at) {
+            Fn* boxed = *static_cast<Fn**>(at);
+            boxed->~Fn();
+            Box<Fn>().deallocate(boxed, 1);
+        },
     };
 
     alignas(std::max_align_t) unsigned char storage_[32];

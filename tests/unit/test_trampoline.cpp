@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <doctest/doctest.h>
 
+#include <array>
 #include <future>
 #include <memory>
 #include <stdexcept>
@@ -45,6 +46,26 @@ TEST_CASE("a handler posted from a trampoline handler runs before work the sched
     io.run();
     // Through the plain executor the order would be t0, plain, t1, t2.
     CHECK(events == std::vector<std::string>{"t0", "t1", "t2", "plain"});
+}
+
+TEST_CASE("handlers too large to be stored in place run once each, in order, and are destroyed") {
+    asio::io_context io;
+    FeedExecutor feeds(io.get_executor());  // not through any_io_executor, which would box them itself
+    std::vector<std::string> events;
+    auto alive = std::make_shared<int>(0);
+    struct Large {
+        std::array<char, 400> bytes{};
+    };
+    asio::post(feeds, [&events, feeds, alive] {
+        for (int i = 0; i < 3; ++i)
+            asio::post(feeds, [&events, i, alive, large = Large{}] {
+                events.push_back("large" + std::to_string(i) + "/" + std::to_string(large.bytes.size()));
+            });
+        events.push_back("outer");
+    });
+    io.run();
+    CHECK(events == std::vector<std::string>{"outer", "large0/400", "large1/400", "large2/400"});
+    CHECK(alive.use_count() == 1);  // no handler, boxed or not, outlived its run
 }
 
 TEST_CASE("a trampoline post never runs the handler inside the post call") {
