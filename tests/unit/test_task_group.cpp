@@ -44,7 +44,8 @@ FeedTask<> joiner(TaskGroup& group, std::vector<std::string>& events) {
 }
 
 void spawn_joiner(asio::io_context& io, TaskGroup& group, std::vector<std::string>& events) {
-    asio::co_spawn(FeedExecutor(io.get_executor()), joiner(group, events), [](std::exception_ptr error) { REQUIRE_FALSE(error); });
+    asio::co_spawn(FeedExecutor(io.get_executor()), joiner(group, events),
+                   [](std::exception_ptr error) { REQUIRE_FALSE(error); });
 }
 
 }  // namespace
