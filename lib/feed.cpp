@@ -31,6 +31,12 @@ using SecureWs = websocket::stream<TlsStream>;
 
 template <class Ws> constexpr bool is_secure = std::is_same_v<Ws, SecureWs>;
 
+// The layer that reads the socket, under TLS if there is TLS.
+template <class Ws> ReadAheadSocket& socket_reader(Ws& ws) {
+    if constexpr (is_secure<Ws>) return ws.next_layer().next_layer();
+    else return ws.next_layer();
+}
+
 // A server may ask for any delay; past an hour, wsgather retries anyway.
 constexpr Duration longest_retry_after = std::chrono::hours(1);
 
@@ -369,6 +375,8 @@ FeedTask<> Feed::session(Ws& ws, Attempt& result) {
         }
     }
     if (result.reason.empty() && !stopping_) {
+        // Not before: each step of the handshakes would wait out the coalescing time.
+        socket_reader(ws).coalesce(options_.connect.coalesce);
         if (options_.connect.ping_interval.count() > 0) schedule_ping(ws, tasks);
         co_await read_messages(ws, result);
     }

@@ -40,7 +40,11 @@ struct ConnectOptions {
     Duration close_timeout{std::chrono::seconds(2)};
     std::size_t max_message_size = 16u << 20;
     bool compress = false;
+    Duration coalesce{0};  // zero: read as soon as data arrives
 };
+
+// --coalesce beyond this is refused: each message may wait that long.
+inline constexpr Duration max_coalesce{std::chrono::seconds(1)};
 
 struct ReconnectOptions {
     bool enabled = true;

@@ -20,6 +20,17 @@ void ReadAheadSocket::return_buffer() {
     else ahead_.reset();
 }
 
+void ReadAheadSocket::set_coalescing(bool on) {
+    if (coalesce_.count() == 0 || coalescing_ == on) return;
+    coalescing_ = on;
+    // While coalescing, arrivals of less than one read's worth do not make
+    // the socket readable: the timer decides when to read. Setting it back
+    // to 1 makes the socket readable at once if data came in between.
+    int low_watermark = on ? static_cast<int>(read_ahead_bytes) : 1;
+    boost::system::error_code ignored;
+    socket_.set_option(boost::asio::socket_base::receive_low_watermark(low_watermark), ignored);
+}
+
 void teardown(boost::beast::role_type role, ReadAheadSocket& socket, boost::system::error_code& ec) {
     boost::beast::websocket::teardown(role, socket.next_layer(), ec);
 }

@@ -1,21 +1,30 @@
-// A TCP socket for ws:// feeds that reads ahead. Beast reads a frame header
-// into its own 1,536-byte buffer, so a busy feed of small messages makes a
-// system call per 1,536 bytes, and one of 16 KiB messages two per message,
-// each after a non-blocking epoll_wait from Asio's scheduler. This layer
-// reads up to 64 KiB more than Beast asked for, in the same recvmsg call
-// (scatter read into Beast's buffer, then its own), and serves the next
-// reads from what it got, completing them through the executor.
+// A TCP socket that reads ahead, and can wait before reading. Beast reads a
+// frame header into its own 1,536-byte buffer, so a busy feed of small
+// messages makes a system call per 1,536 bytes, and one of 16 KiB messages
+// two per message, each after a non-blocking epoll_wait from Asio's
+// scheduler. This layer reads up to 64 KiB more than Beast asked for, in the
+// same recvmsg call (scatter read into Beast's buffer, then its own), and
+// serves the next reads from what it got, completing them through the
+// executor. Under TLS it does the same for OpenSSL's reads.
 //
 // An idle feed holds no read-ahead buffer: it waits for the socket to be
 // readable with nothing allocated, and the 64 KiB buffer is the I/O
 // thread's, lent to the socket only while it holds bytes the feed has not
-// yet read. wss:// does not need this: OpenSSL already reads whole TLS
-// records of up to 16 KiB.
+// yet read.
+//
+// Coalescing (--coalesce, off unless set): after a read that found data,
+// the next one waits out the coalescing time on a timer, so that whatever
+// arrives meanwhile is read in one go, and SO_RCVLOWAT keeps those arrivals
+// from waking the thread. A read that then finds nothing ends it: the socket
+// waits for data as usual, and the next message is read as soon as it
+// comes. No message waits longer than the coalescing time in the socket
+// (docs/performance.md, "Coalescing reads").
 #pragma once
 
 #include "feed_io.hpp"
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/socket_base.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,8 +33,10 @@
 #include <boost/beast/websocket/teardown.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -35,6 +46,7 @@ class ReadAheadSocket {
 public:
     using executor_type = FeedExecutor;
     using next_layer_type = FeedSocket;
+    using lowest_layer_type = FeedSocket::lowest_layer_type;  // asio::ssl::stream asks for it
 
     // What one read may take beyond what the caller asked for.
     static constexpr std::size_t read_ahead_bytes = 64u << 10;
@@ -43,6 +55,15 @@ public:
 
     executor_type get_executor() { return socket_.get_executor(); }
     next_layer_type& next_layer() { return socket_; }
+    lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
+    const lowest_layer_type& lowest_layer() const { return socket_.lowest_layer(); }
+
+    // How long a read may wait for more data after one that found some;
+    // zero (the default) reads as soon as data arrives. Set before reading.
+    void coalesce(std::chrono::milliseconds wait) {
+        coalesce_ = wait;
+        if (wait.count() > 0) timer_.emplace(socket_.get_executor());
+    }
 
     // Bytes read from the socket that no read has taken yet.
     std::size_t buffered() const { return ahead_end_ - ahead_begin_; }
@@ -73,7 +94,7 @@ private:
     struct ReadOp {
         ReadAheadSocket& socket;
         MutableBuffers buffers;
-        enum { start, posted, waited } step = start;
+        enum { start, posted, waited, coalesced } step = start;
         Result result{};
 
         template <class Self>
@@ -85,6 +106,10 @@ private:
                 // the read: what is ready now is delivered from a post.
                 if (socket.buffered() > 0 || asio::buffer_size(buffers) == 0) {
                     result = {{}, socket.take_buffered(buffers)};
+                } else if (socket.coalescing_ && !socket.filled_) {
+                    step = coalesced;
+                    socket.timer_->expires_after(socket.coalesce_);
+                    return socket.timer_->async_wait(std::move(self));
                 } else {
                     result = socket.read_now(buffers);
                     if (result.ec == asio::error::would_block) break;
@@ -93,6 +118,7 @@ private:
                 return asio::post(socket.get_executor(), std::move(self));
             case posted:
                 return self.complete(result.ec, result.bytes);
+            case coalesced:
             case waited:
                 if (ec) return self.complete(ec, 0);
                 result = socket.read_now(buffers);
@@ -114,7 +140,8 @@ private:
     }
 
     // One non-blocking recvmsg into the caller's buffers, then the read-ahead
-    // buffer; would_block when there is nothing to read.
+    // buffer; would_block when there is nothing to read. What it finds starts
+    // or ends coalescing.
     template <class MutableBuffers>
     Result read_now(const MutableBuffers& buffers) {
         constexpr std::size_t max_pieces = 16;
@@ -131,6 +158,10 @@ private:
         Result result;
         if (!socket_.non_blocking()) socket_.non_blocking(true, result.ec);
         std::size_t n = result.ec ? 0 : socket_.read_some(std::span(pieces.data(), count), result.ec);
+        // A read that filled every buffer left more behind: the next one need not wait.
+        filled_ = n == wanted + read_ahead_bytes;
+        if (n > 0) set_coalescing(true);
+        else if (result.ec == boost::asio::error::would_block) set_coalescing(false);
         if (n > wanted) {
             ahead_begin_ = 0;
             ahead_end_ = n - wanted;
@@ -144,8 +175,13 @@ private:
 
     void borrow_buffer();
     void return_buffer();
+    void set_coalescing(bool on);
 
     FeedSocket socket_;
+    std::chrono::milliseconds coalesce_{0};
+    std::optional<FeedTimer> timer_;  // only with coalescing, which it times
+    bool coalescing_ = false;         // the last read found data, and the next one waits
+    bool filled_ = false;             // the last read filled every buffer it had
     std::unique_ptr<char[]> ahead_;  // only while it holds unread bytes, or during a read
     std::size_t ahead_begin_ = 0;
     std::size_t ahead_end_ = 0;

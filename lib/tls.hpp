@@ -4,6 +4,7 @@
 
 #include "feed_io.hpp"
 #include "options.hpp"
+#include "read_ahead.hpp"
 
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,7 +16,7 @@
 
 namespace wsgather {
 
-using TlsStream = boost::beast::ssl_stream<FeedSocket>;
+using TlsStream = boost::beast::ssl_stream<ReadAheadSocket>;
 
 // The message names the file that could not be used.
 struct TlsSetupError : std::runtime_error {

@@ -56,6 +56,21 @@ class ManyFeeds(IntegrationTest):
         beast.events.wait_count(r"^CLOSE /count", 3)
         python.events.wait_count(r"^CLOSE /count", 2)
 
+    def test_coalesced_reads_lose_nothing(self):
+        # --coalesce: a busy feed's next read waits 5 ms for more to arrive;
+        # every message still comes, once and in order, and each feed ends
+        # at its server's close.
+        beast = self.start_server("beast")
+        python = self.start_server("python")
+        target = f"/count?n={N}"
+        names = ["b1", "b2", "p1"]
+        urls = [name + "=" + (beast if name[0] == "b" else python).url(target) for name in names]
+        run = self.run_wsgather("--no-reconnect", "--coalesce", "5ms", *urls)
+        self.assertStatus(run, 0)
+        lines = self.lines_of(run)
+        self.assertEqual(len(lines), 3 * N)
+        self.check_feeds(lines, names, N)
+
     def test_default_names_on_different_paths_and_ports(self):
         beast = self.start_server("beast")
         python = self.start_server("python")

@@ -37,6 +37,15 @@ class Tls(IntegrationTest):
                          [(f"localhost:{server.port}/count", k, {"i": k}) for k in (1, 2, 3)])
         self.assertNotIn("warning", run.err_text)
 
+    def test_coalesced_reads_over_tls(self):
+        # The coalescing layer sits under TLS: whole records still arrive.
+        server = self.start_tls_server()
+        run = self.run_wsgather("--ca-file", self.certs["ca"], "--no-reconnect", "--coalesce", "5ms",
+                                server.url("/count?n=2000", scheme="wss", host="localhost"))
+        self.assertStatus(run, 0)
+        lines = self.lines_of(run)
+        self.assertEqual([(l["seq"], l["data"]) for l in lines], [(k, {"i": k}) for k in range(1, 2001)])
+
     def test_mixed_over_tls(self):
         server = self.start_tls_server()
         run = self.run_wsgather("--ca-file", self.certs["ca"], "--no-reconnect", "--format", "raw",

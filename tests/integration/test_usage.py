@@ -67,6 +67,8 @@ class UsageErrors(IntegrationTest):
             ("--connect-timeout", "10q"),
             ("--connect-timeout", "0ms"),
             ("--backoff-max", "1d"),
+            ("--coalesce", "2 ms"),
+            ("--coalesce", "2s"),
         ]
         for option, value in cases:
             with self.subTest(option=option, value=value):

@@ -71,6 +71,7 @@ TEST_CASE("command line defaults match the documented values") {
     CHECK(o.run.count == 0);
     CHECK(o.run.duration == 0ms);
     CHECK(o.run.threads == 1);
+    CHECK(o.connect.coalesce == 0ms);
     CHECK(o.verbosity == Verbosity::normal);
 }
 
@@ -78,7 +79,7 @@ TEST_CASE("command line reads every option into Options") {
     Options o = accepted({"-H", "X-Api-Key:  abc def ", "--header", "User-Agent: me/1", "--subprotocol", "v2.json",
                           "--subprotocol", "v1", "-s", "first", "--send", "{\"op\":\"sub\"}", "-s", "third",
                           "--connect-timeout", "3s", "--ping-interval", "0", "--ping-timeout", "1500ms",
-                          "--max-message-size", "64KiB", "--compress", "--backoff-min", "1ms", "--backoff-max", "1m",
+                          "--max-message-size", "64KiB", "--compress", "--coalesce", "2ms", "--backoff-min", "1ms", "--backoff-max", "1m",
                           "--max-retries", "5", "--no-reconnect", "--ca-file", "ca.pem", "--cert", "c.pem", "--key",
                           "k.pem", "-k", "--format", "raw", "-o", "out.jsonl", "--buffer", "7", "-n", "100", "-t",
                           "1h", "--threads", "3", "-q", "a=ws://h/1", "wss://h:8443/2"});
@@ -98,6 +99,7 @@ TEST_CASE("command line reads every option into Options") {
     CHECK(o.connect.ping_timeout == 1500ms);
     CHECK(o.connect.max_message_size == 65536);
     CHECK(o.connect.compress);
+    CHECK(o.connect.coalesce == 2ms);
     CHECK(o.reconnect.backoff_min == 1ms);
     CHECK(o.reconnect.backoff_max == 60s);
     CHECK(o.reconnect.max_retries == 5);
@@ -204,7 +206,7 @@ TEST_CASE("command line with two feeds of the same name is a usage error") {
 
 TEST_CASE("command line with a bad duration is a usage error for each option") {
     for (const char* option : {"--connect-timeout", "--ping-interval", "--ping-timeout", "--backoff-min",
-                               "--backoff-max", "--duration", "-t"}) {
+                               "--backoff-max", "--duration", "-t", "--coalesce"}) {
         CAPTURE(option);
         check_usage_error({option, "10x", "ws://h/"}, "'10x'");
         check_usage_error({option, "1e3", "ws://h/"}, "'1e3'");
@@ -217,8 +219,15 @@ TEST_CASE("command line refuses zero for durations that must be positive") {
     check_usage_error({"--backoff-max", "0", "ws://h/"}, "--backoff-max");
     check_usage_error({"-t", "0", "ws://h/"}, "--duration");
     CHECK(accepted({"--ping-interval", "0", "ws://h/"}).connect.ping_interval == 0ms);
+    CHECK(accepted({"--coalesce", "0", "ws://h/"}).connect.coalesce == 0ms);
     // A zero floor would let a server that closes at once make wsgather spin.
     check_usage_error({"--backoff-min", "0", "ws://h/"}, "--backoff-min");
+}
+
+TEST_CASE("command line refuses a coalescing time over one second") {
+    check_usage_error({"--coalesce", "1001ms", "ws://h/"}, "invalid duration '1001ms' for --coalesce: at most 1s");
+    check_usage_error({"--coalesce", "1m", "ws://h/"}, "invalid duration '1m' for --coalesce: at most 1s");
+    CHECK(accepted({"--coalesce", "1s", "ws://h/"}).connect.coalesce == 1s);
 }
 
 TEST_CASE("command line with a bad size is a usage error") {

@@ -1,6 +1,7 @@
 // ReadAheadSocket over a real loopback TCP connection: one recvmsg takes
 // more than was asked for, later reads are served from it in order, an idle
-// socket holds no buffer, and completions never run inside the call.
+// socket holds no buffer, completions never run inside the call, and
+// coalescing holds a busy socket's next read back for its time.
 #include "read_ahead.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -9,6 +10,9 @@
 #include <boost/asio/write.hpp>
 #include <doctest/doctest.h>
 
+#include <poll.h>
+
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -155,4 +159,106 @@ TEST_CASE("read-ahead: more than one read-ahead buffer's worth arrives whole and
         received += got;
     }
     CHECK(received == sent);
+}
+
+namespace {
+
+std::size_t low_watermark(ReadAheadSocket& reader) {
+    asio::socket_base::receive_low_watermark option;
+    reader.next_layer().get_option(option);
+    return static_cast<std::size_t>(option.value());
+}
+
+}  // namespace
+
+TEST_CASE("coalescing: after a read that found data, the next one waits, and arrivals do not wake it") {
+    using namespace std::chrono_literals;
+    Connection c;
+    c.reader.coalesce(300ms);
+    c.send("a");
+    CHECK(c.read(16).second == "a");
+    CHECK(low_watermark(c.reader) == ReadAheadSocket::read_ahead_bytes);
+
+    std::string out(16, '\0');
+    std::size_t got = 0;
+    bool done = false;
+    auto started = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration took{};
+    c.reader.async_read_some(asio::buffer(out), [&](error_code ec, std::size_t n) {
+        CHECK_FALSE(ec);
+        got = n;
+        done = true;
+        took = std::chrono::steady_clock::now() - started;
+    });
+    c.send("b");
+    c.send("c");
+    c.io.restart();
+    while (c.reader.next_layer().available() < 2) c.io.poll();
+    CHECK_FALSE(done);
+    // Two bytes are there, but the socket does not count as readable.
+    pollfd readable{c.reader.next_layer().native_handle(), POLLIN, 0};
+    CHECK(::poll(&readable, 1, 0) == 0);
+
+    c.io.run();
+    REQUIRE(done);
+    CHECK(out.substr(0, got) == "bc");  // both, in the one read the timer allowed
+    CHECK(took >= 300ms);
+}
+
+TEST_CASE("coalescing: a read that finds nothing ends it, and the socket waits for data as usual") {
+    using namespace std::chrono_literals;
+    Connection c;
+    c.reader.coalesce(100ms);
+    c.send("a");
+    CHECK(c.read(16).second == "a");
+
+    std::string out(16, '\0');
+    std::size_t got = 0;
+    bool done = false;
+    c.reader.async_read_some(asio::buffer(out), [&](error_code, std::size_t n) {
+        got = n;
+        done = true;
+    });
+    c.io.restart();
+    c.io.run_one();  // the timer: nothing came, so the read now waits for readability
+    CHECK_FALSE(done);
+    CHECK(low_watermark(c.reader) == 1);
+
+    c.send("d");
+    c.io.run();
+    REQUIRE(done);
+    CHECK(out.substr(0, got) == "d");
+    CHECK(low_watermark(c.reader) == ReadAheadSocket::read_ahead_bytes);  // found data: coalescing again
+}
+
+TEST_CASE("coalescing: a read that filled every buffer is followed by one that does not wait") {
+    using namespace std::chrono_literals;
+    asio::io_context io;
+    ReadAheadSocket reader{FeedExecutor(io.get_executor())};
+    tcp::socket peer{io};
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    // Room for more than one read's worth before anything is read.
+    reader.next_layer().open(tcp::v4());
+    reader.next_layer().set_option(asio::socket_base::receive_buffer_size(1 << 20));
+    reader.next_layer().connect(acceptor.local_endpoint());
+    acceptor.accept(peer);
+    reader.coalesce(10s);  // were the second read to wait, the test would take this long
+
+    std::string sent(10 + ReadAheadSocket::read_ahead_bytes + 100, 'x');
+    asio::write(peer, asio::buffer(sent));
+    while (reader.next_layer().available() < sent.size()) io.poll();
+
+    auto started = std::chrono::steady_clock::now();
+    std::string received;
+    while (received.size() < sent.size()) {
+        std::string out(10, '\0');
+        reader.async_read_some(asio::buffer(out), [&](error_code ec, std::size_t n) {
+            REQUIRE_FALSE(ec);
+            received.append(out, 0, n);
+        });
+        io.restart();
+        io.run();
+    }
+    CHECK(received == sent);
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
 }
