@@ -24,11 +24,11 @@
 #include "feed_io.hpp"
 
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/socket_base.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 
@@ -36,7 +36,6 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <optional>
 #include <span>
 #include <utility>
 
@@ -62,7 +61,7 @@ public:
     // zero (the default) reads as soon as data arrives. Set before reading.
     void coalesce(std::chrono::milliseconds wait) {
         coalesce_ = wait;
-        if (wait.count() > 0) timer_.emplace(socket_.get_executor());
+        if (wait.count() > 0 && !timer_) timer_ = std::make_unique<FeedTimer>(socket_.get_executor());
     }
 
     // Bytes read from the socket that no read has taken yet.
@@ -179,7 +178,7 @@ private:
 
     FeedSocket socket_;
     std::chrono::milliseconds coalesce_{0};
-    std::optional<FeedTimer> timer_;  // only with coalescing, which it times
+    std::unique_ptr<FeedTimer> timer_;  // only with coalescing, which it times; an idle feed pays a pointer
     bool coalescing_ = false;         // the last read found data, and the next one waits
     bool filled_ = false;             // the last read filled every buffer it had
     std::unique_ptr<char[]> ahead_;  // only while it holds unread bytes, or during a read
