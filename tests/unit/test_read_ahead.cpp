@@ -55,6 +55,13 @@ struct Connection {
         out.resize(got);
         return {result, out};
     }
+
+    // Coalescing on, and a read that found data: the next read will wait.
+    void coalesce_after_a_read(std::chrono::milliseconds wait) {
+        reader.coalesce(wait);
+        send("a");
+        CHECK(read(16).second == "a");
+    }
 };
 
 }  // namespace
@@ -174,9 +181,7 @@ std::size_t low_watermark(ReadAheadSocket& reader) {
 TEST_CASE("coalescing: after a read that found data, the next one waits, and arrivals do not wake it") {
     using namespace std::chrono_literals;
     Connection c;
-    c.reader.coalesce(300ms);
-    c.send("a");
-    CHECK(c.read(16).second == "a");
+    c.coalesce_after_a_read(300ms);
     CHECK(low_watermark(c.reader) == ReadAheadSocket::read_ahead_bytes);
 
     std::string out(16, '\0');
@@ -208,9 +213,7 @@ TEST_CASE("coalescing: after a read that found data, the next one waits, and arr
 TEST_CASE("coalescing: a read that finds nothing ends it, and the socket waits for data as usual") {
     using namespace std::chrono_literals;
     Connection c;
-    c.reader.coalesce(100ms);
-    c.send("a");
-    CHECK(c.read(16).second == "a");
+    c.coalesce_after_a_read(100ms);
 
     std::string out(16, '\0');
     std::size_t got = 0;
