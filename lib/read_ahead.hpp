@@ -179,8 +179,8 @@ private:
     FeedSocket socket_;
     std::chrono::milliseconds coalesce_{0};
     std::unique_ptr<FeedTimer> timer_;  // only with coalescing, which it times; an idle feed pays a pointer
-    bool coalescing_ = false;         // the last read found data, and the next one waits
-    bool filled_ = false;             // the last read filled every buffer it had
+    bool coalescing_ = false;           // the last read found data, and the next one waits
+    bool filled_ = false;               // the last read filled every buffer it had
     std::unique_ptr<char[]> ahead_;  // only while it holds unread bytes, or during a read
     std::size_t ahead_begin_ = 0;
     std::size_t ahead_end_ = 0;
