@@ -40,19 +40,24 @@ class ManyFeeds(IntegrationTest):
         switches = sum(1 for a, b in zip(names_in_order, names_in_order[1:]) if a != b)
         self.assertGreater(switches, 3, "the feeds' lines never interleave")
 
-    def test_feeds_spread_over_three_threads(self):
-        # --threads 3: feeds 1 and 4 on the first I/O thread, 2 and 5 on the
-        # second, 3 on the third; one channel, one writer, nothing lost.
+    def check_count_feeds(self, names, *options):
+        """Feeds named b* on a Beast server and p* on a python one, N messages
+        each; every message arrives once and in order. Returns the servers."""
         beast = self.start_server("beast")
         python = self.start_server("python")
         target = f"/count?n={N}"
-        names = ["b1", "p2", "b3", "p4", "b5"]
         urls = [name + "=" + (beast if name[0] == "b" else python).url(target) for name in names]
-        run = self.run_wsgather("--no-reconnect", "--threads", "3", *urls)
+        run = self.run_wsgather("--no-reconnect", *options, *urls)
         self.assertStatus(run, 0)
         lines = self.lines_of(run)
-        self.assertEqual(len(lines), 5 * N)
+        self.assertEqual(len(lines), len(names) * N)
         self.check_feeds(lines, names, N)
+        return beast, python
+
+    def test_feeds_spread_over_three_threads(self):
+        # --threads 3: feeds 1 and 4 on the first I/O thread, 2 and 5 on the
+        # second, 3 on the third; one channel, one writer, nothing lost.
+        beast, python = self.check_count_feeds(["b1", "p2", "b3", "p4", "b5"], "--threads", "3")
         beast.events.wait_count(r"^CLOSE /count", 3)
         python.events.wait_count(r"^CLOSE /count", 2)
 
@@ -60,16 +65,7 @@ class ManyFeeds(IntegrationTest):
         # --coalesce: a busy feed's next read waits 5 ms for more to arrive;
         # every message still comes, once and in order, and each feed ends
         # at its server's close.
-        beast = self.start_server("beast")
-        python = self.start_server("python")
-        target = f"/count?n={N}"
-        names = ["b1", "b2", "p1"]
-        urls = [name + "=" + (beast if name[0] == "b" else python).url(target) for name in names]
-        run = self.run_wsgather("--no-reconnect", "--coalesce", "5ms", *urls)
-        self.assertStatus(run, 0)
-        lines = self.lines_of(run)
-        self.assertEqual(len(lines), 3 * N)
-        self.check_feeds(lines, names, N)
+        self.check_count_feeds(["b1", "b2", "p1"], "--coalesce", "5ms")
 
     def test_default_names_on_different_paths_and_ports(self):
         beast = self.start_server("beast")

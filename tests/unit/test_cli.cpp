@@ -79,10 +79,10 @@ TEST_CASE("command line reads every option into Options") {
     Options o = accepted({"-H", "X-Api-Key:  abc def ", "--header", "User-Agent: me/1", "--subprotocol", "v2.json",
                           "--subprotocol", "v1", "-s", "first", "--send", "{\"op\":\"sub\"}", "-s", "third",
                           "--connect-timeout", "3s", "--ping-interval", "0", "--ping-timeout", "1500ms",
-                          "--max-message-size", "64KiB", "--compress", "--coalesce", "2ms", "--backoff-min", "1ms", "--backoff-max", "1m",
-                          "--max-retries", "5", "--no-reconnect", "--ca-file", "ca.pem", "--cert", "c.pem", "--key",
-                          "k.pem", "-k", "--format", "raw", "-o", "out.jsonl", "--buffer", "7", "-n", "100", "-t",
-                          "1h", "--threads", "3", "-q", "a=ws://h/1", "wss://h:8443/2"});
+                          "--max-message-size", "64KiB", "--compress", "--coalesce", "2ms", "--backoff-min", "1ms",
+                          "--backoff-max", "1m", "--max-retries", "5", "--no-reconnect", "--ca-file", "ca.pem",
+                          "--cert", "c.pem", "--key", "k.pem", "-k", "--format", "raw", "-o", "out.jsonl", "--buffer",
+                          "7", "-n", "100", "-t", "1h", "--threads", "3", "-q", "a=ws://h/1", "wss://h:8443/2"});
     REQUIRE(o.feeds.size() == 2);
     CHECK(o.feeds[0].name == "a");
     CHECK(o.feeds[1].name == "h:8443/2");

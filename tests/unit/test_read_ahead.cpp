@@ -23,14 +23,19 @@ using boost::system::error_code;
 
 namespace {
 
-// A ReadAheadSocket connected to a plain socket on 127.0.0.1.
+// A ReadAheadSocket connected to a plain socket on 127.0.0.1; with
+// `receive_buffer`, the reader's SO_RCVBUF is set before it connects.
 struct Connection {
     asio::io_context io;
     ReadAheadSocket reader{FeedExecutor(io.get_executor())};
     tcp::socket peer{io};
 
-    Connection() {
+    explicit Connection(int receive_buffer = 0) {
         tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+        if (receive_buffer > 0) {
+            reader.next_layer().open(tcp::v4());
+            reader.next_layer().set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+        }
         reader.next_layer().connect(acceptor.local_endpoint());
         acceptor.accept(peer);
     }
@@ -236,31 +241,19 @@ TEST_CASE("coalescing: a read that finds nothing ends it, and the socket waits f
 
 TEST_CASE("coalescing: a read that filled every buffer is followed by one that does not wait") {
     using namespace std::chrono_literals;
-    asio::io_context io;
-    ReadAheadSocket reader{FeedExecutor(io.get_executor())};
-    tcp::socket peer{io};
-    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-    // Room for more than one read's worth before anything is read.
-    reader.next_layer().open(tcp::v4());
-    reader.next_layer().set_option(asio::socket_base::receive_buffer_size(1 << 20));
-    reader.next_layer().connect(acceptor.local_endpoint());
-    acceptor.accept(peer);
-    reader.coalesce(10s);  // were the second read to wait, the test would take this long
+    Connection c(1 << 20);  // room for more than one read's worth before anything is read
+    c.reader.coalesce(10s);  // were the second read to wait, the test would take this long
 
     std::string sent(10 + ReadAheadSocket::read_ahead_bytes + 100, 'x');
-    asio::write(peer, asio::buffer(sent));
-    while (reader.next_layer().available() < sent.size()) io.poll();
+    c.send(sent);
+    while (c.reader.next_layer().available() < sent.size()) c.io.poll();
 
     auto started = std::chrono::steady_clock::now();
     std::string received;
     while (received.size() < sent.size()) {
-        std::string out(10, '\0');
-        reader.async_read_some(asio::buffer(out), [&](error_code ec, std::size_t n) {
-            REQUIRE_FALSE(ec);
-            received.append(out, 0, n);
-        });
-        io.restart();
-        io.run();
+        auto [ec, got] = c.read(10);
+        REQUIRE_FALSE(ec);
+        received += got;
     }
     CHECK(received == sent);
     CHECK(std::chrono::steady_clock::now() - started < 5s);
