@@ -214,6 +214,9 @@ int run(const Options& options) {
     } catch (const TlsSetupError& e) {
         log::error("", "{}", e.what());
         return exit_usage;
+    } catch (const TlsUnavailable& e) {
+        log::error("", "{}", e.what());
+        return exit_failure;
     } catch (const SinkError& e) {
         log::error("", "{}", e.what());
         return exit_failure;

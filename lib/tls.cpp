@@ -1,5 +1,7 @@
 #include "tls.hpp"
 
+#include "openssl_loader.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
@@ -21,6 +23,7 @@ bool is_ip_literal(const std::string& host) {
 std::optional<ssl::context> make_tls_context(const TlsOptions& options, bool any_wss) {
     if (!any_wss && options.ca_file.empty() && options.cert_file.empty() && options.key_file.empty())
         return std::nullopt;
+    if (std::string error = load_openssl(); !error.empty()) throw TlsUnavailable(error);
     ssl::context context(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
     boost::system::error_code ec;

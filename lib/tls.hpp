@@ -23,10 +23,16 @@ struct TlsSetupError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// OpenSSL itself could not be loaded (lib/openssl_loader.hpp).
+struct TlsUnavailable : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 // Verification is on unless `insecure`; --ca-file replaces the system store,
 // as curl's --cacert does. Making a context costs milliseconds and reading
 // the system store tens more, so with no wss:// feed (`any_wss` false) there
-// is none, unless TLS files were named: those are always checked.
+// is none, unless TLS files were named: those are always checked. Only
+// then is OpenSSL loaded.
 std::optional<boost::asio::ssl::context> make_tls_context(const TlsOptions& options, bool any_wss);
 
 // Sends SNI for host names (never for IP literals, RFC 6066) and makes

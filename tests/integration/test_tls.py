@@ -125,6 +125,24 @@ class Tls(IntegrationTest):
         self.assertSeqContiguous(lines)
         self.assertEqual(sorted({l["conn"] for l in lines}), [1, 2])
 
+    def test_openssl_is_loaded_only_for_wss(self):
+        plain = self.start_server("beast")
+        secure = self.start_tls_server()
+        target = "/count?n=1000000&rate=50&close=none"
+        wss = secure.url(target, scheme="wss", host="localhost")
+        # --ca-file alone would load it: named TLS files are checked at start.
+        for args, loaded in (([plain.url(target)], False), (["--ca-file", self.certs["ca"], wss], True)):
+            with self.subTest(args=args):
+                proc, out, err = self.start_wsgather(*args)
+                out.wait_lines(1)
+                with open(f"/proc/{proc.pid}/maps") as maps:
+                    libraries = {os.path.basename(line.split()[-1]) for line in maps if "/" in line}
+                self.assertEqual("libssl.so.3" in libraries, loaded, sorted(libraries))
+                self.assertEqual("libcrypto.so.3" in libraries, loaded, sorted(libraries))
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(self.wait_exit(proc), 0, err.lines)
+                self.assertSeqContiguous(self.lines_of(out.wait_eof()))
+
     def test_client_certificate_options(self):
         server = self.start_tls_server()
         url = server.url("/count?n=1", scheme="wss", host="localhost")
