@@ -108,7 +108,7 @@ Header header_value(const std::string& text) {
 struct RawArguments {
     std::vector<std::string> urls, headers, subprotocols, send;
     std::string connect_timeout = "10s", ping_interval = "20s", ping_timeout = "20s", max_message_size = "16MiB",
-                coalesce = "0";
+                coalesce = "auto";
     std::string backoff_min = "500ms", backoff_max = "30s", max_retries;
     std::string ca_file, cert_file, key_file;
     std::string format = "jsonl", output, buffer = "1024", count, duration, threads = "1";
@@ -137,7 +137,9 @@ void define_options(CLI::App& app, RawArguments& raw) {
     single("--ping-timeout", raw.ping_timeout, "Reconnect when no frame arrives this long after a ping", "DUR", true);
     single("--max-message-size", raw.max_message_size, "Larger messages fail the connection, which reconnects", "SIZE", true);
     app.add_flag("--compress", raw.compress, "Offer permessage-deflate compression");
-    single("--coalesce", raw.coalesce, "Let a busy feed's messages gather this long before reading them", "DUR", true);
+    single("--coalesce", raw.coalesce,
+           "Let a busy feed's messages gather this long before reading them; auto: 1ms above 10,000 messages/s",
+           "auto|DUR", true);
 
     single("--backoff-min", raw.backoff_min, "Shortest wait before reconnecting", "DUR", true);
     single("--backoff-max", raw.backoff_max, "Longest wait before reconnecting", "DUR", true);
@@ -191,10 +193,14 @@ Options check(const RawArguments& raw) {
     connect.ping_timeout = duration_value("--ping-timeout", raw.ping_timeout, false);
     connect.max_message_size = size_value("--max-message-size", raw.max_message_size);
     connect.compress = raw.compress;
-    connect.coalesce = duration_value("--coalesce", raw.coalesce, true);
-    if (connect.coalesce > max_coalesce)
-        throw UsageError(fmt::format("invalid duration '{}' for --coalesce: at most {}", raw.coalesce,
-                                     format_duration(max_coalesce)));
+    connect.coalesce_when_busy = raw.coalesce == "auto";
+    if (!connect.coalesce_when_busy) {
+        auto wait = parse_duration(raw.coalesce);
+        if (!wait || *wait > max_coalesce)
+            throw UsageError(fmt::format("invalid value '{}' for --coalesce: use auto, 0 (never), or a duration "
+                                         "up to {} such as 2ms", raw.coalesce, format_duration(max_coalesce)));
+        connect.coalesce = *wait;
+    }
 
     ReconnectOptions& reconnect = options.reconnect;
     reconnect.enabled = !raw.no_reconnect;

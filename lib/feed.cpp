@@ -376,7 +376,8 @@ FeedTask<> Feed::session(Ws& ws, Attempt& result) {
     }
     if (result.reason.empty() && !stopping_) {
         // Not before: each step of the handshakes would wait out the coalescing time.
-        socket_reader(ws).coalesce(options_.connect.coalesce);
+        busy_.reset();
+        socket_reader(ws).coalesce(options_.connect.coalesce_when_busy ? Duration(0) : options_.connect.coalesce);
         if (options_.connect.ping_interval.count() > 0) schedule_ping(ws, tasks);
         co_await read_messages(ws, result);
     }
@@ -418,6 +419,12 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
         } while (!ws.is_message_done());
 
         auto received = std::chrono::system_clock::now();
+        if (options_.connect.coalesce_when_busy && busy_.update(received)) {
+            socket_reader(ws).coalesce(busy_.busy() ? busy_coalesce : Duration(0));
+            if (busy_.busy()) log::debug(spec_.name, "busy: reads wait up to {} for more (--coalesce auto)",
+                                         format_duration(busy_coalesce));
+            else log::debug(spec_.name, "no longer busy: each message is read as it comes (--coalesce auto)");
+        }
         // --count reached. The run's stop() is under way, but with feeds on
         // other threads it may not have reached this one yet.
         if (!quota_.take()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "backoff.hpp"
+#include "busy_feed.hpp"
 #include "channel.hpp"
 #include "envelope.hpp"
 #include "feed_io.hpp"
@@ -99,6 +100,7 @@ private:
     // only to know whether any came after its ping, and a counter is cheaper
     // than a clock read per frame.
     std::uint64_t signs_of_life_ = 0;
+    BusyFeed busy_;  // with --coalesce auto
     std::function<void()> on_stop_;  // how stop() interrupts the current step
 };
 

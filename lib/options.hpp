@@ -40,11 +40,19 @@ struct ConnectOptions {
     Duration close_timeout{std::chrono::seconds(2)};
     std::size_t max_message_size = 16u << 20;
     bool compress = false;
-    Duration coalesce{0};  // zero: read as soon as data arrives
+    // --coalesce: after a read that found data, how long the next one may
+    // wait for more. Zero: read as soon as data arrives.
+    Duration coalesce{0};
+    // --coalesce auto, the default: `coalesce` is ignored, and a feed's reads
+    // wait busy_coalesce while it is busy (lib/busy_feed.hpp), not otherwise.
+    bool coalesce_when_busy = true;
 };
 
 // --coalesce beyond this is refused: each message may wait that long.
 inline constexpr Duration max_coalesce{std::chrono::seconds(1)};
+// What a busy feed's reads wait with --coalesce auto: the shortest wait
+// that took W4 to the server's pace (docs/performance.md, "Coalescing reads").
+inline constexpr Duration busy_coalesce{std::chrono::milliseconds(1)};
 
 struct ReconnectOptions {
     bool enabled = true;

@@ -31,6 +31,19 @@ void ReadAheadSocket::set_coalescing(bool on) {
     socket_.set_option(boost::asio::socket_base::receive_low_watermark(low_watermark), ignored);
 }
 
+void ReadAheadSocket::arm_coalescing_timer() {
+    coalescer_->timer.expires_after(coalesce_);
+    coalescer_->timer.async_wait(
+        [this, coalescer = coalescer_, generation = coalescer_->generation](boost::system::error_code ec) {
+            // Only while that same wait is pending is the socket sure to exist.
+            if (!ec && generation == coalescer->generation) set_coalescing(false);
+        });
+}
+
+void ReadAheadSocket::disarm_coalescing_timer() {
+    if (coalescer_) ++coalescer_->generation;
+}
+
 void teardown(boost::beast::role_type role, ReadAheadSocket& socket, boost::system::error_code& ec) {
     boost::beast::websocket::teardown(role, socket.next_layer(), ec);
 }

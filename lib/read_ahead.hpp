@@ -12,12 +12,14 @@
 // thread's, lent to the socket only while it holds bytes the feed has not
 // yet read.
 //
-// Coalescing (--coalesce, off unless set): after a read that found data,
-// the next one waits out the coalescing time on a timer, so that whatever
-// arrives meanwhile is read in one go, and SO_RCVLOWAT keeps those arrivals
-// from waking the thread. A read that then finds nothing ends it: the socket
-// waits for data as usual, and the next message is read as soon as it
-// comes. No message waits longer than the coalescing time in the socket
+// Coalescing (--coalesce): after a read that found data, the next one waits
+// until a full read's worth (64 KiB) has arrived or the coalescing time has
+// passed, whichever is first, and takes it all in one go. SO_RCVLOWAT keeps
+// smaller arrivals from waking the thread; the timer lowers it to 1 when the
+// time is up, which makes the socket readable at once. A read that then
+// finds nothing ends coalescing: the socket waits for data as usual, and the
+// next message is read as soon as it comes. No message waits longer than
+// the coalescing time in the socket, and a fast feed is not held back
 // (docs/performance.md, "Coalescing reads").
 #pragma once
 
@@ -35,6 +37,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <utility>
@@ -58,10 +61,11 @@ public:
     const lowest_layer_type& lowest_layer() const { return socket_.lowest_layer(); }
 
     // How long a read may wait for more data after one that found some;
-    // zero (the default) reads as soon as data arrives. Set before reading.
+    // zero (the default) reads as soon as data arrives. Set between reads.
     void coalesce(std::chrono::milliseconds wait) {
+        if (wait.count() == 0) set_coalescing(false);
         coalesce_ = wait;
-        if (wait.count() > 0 && !timer_) timer_ = std::make_unique<FeedTimer>(socket_.get_executor());
+        if (wait.count() > 0 && !coalescer_) coalescer_ = std::make_shared<Coalescer>(socket_.get_executor());
     }
 
     // Bytes read from the socket that no read has taken yet.
@@ -93,7 +97,7 @@ private:
     struct ReadOp {
         ReadAheadSocket& socket;
         MutableBuffers buffers;
-        enum { start, posted, waited, coalesced } step = start;
+        enum { start, posted, waited } step = start;
         Result result{};
 
         template <class Self>
@@ -106,9 +110,8 @@ private:
                 if (socket.buffered() > 0 || asio::buffer_size(buffers) == 0) {
                     result = {{}, socket.take_buffered(buffers)};
                 } else if (socket.coalescing_ && !socket.filled_) {
-                    step = coalesced;
-                    socket.timer_->expires_after(socket.coalesce_);
-                    return socket.timer_->async_wait(std::move(self));
+                    socket.arm_coalescing_timer();
+                    break;  // the raised low watermark holds readability back
                 } else {
                     result = socket.read_now(buffers);
                     if (result.ec == asio::error::would_block) break;
@@ -117,8 +120,8 @@ private:
                 return asio::post(socket.get_executor(), std::move(self));
             case posted:
                 return self.complete(result.ec, result.bytes);
-            case coalesced:
             case waited:
+                socket.disarm_coalescing_timer();
                 if (ec) return self.complete(ec, 0);
                 result = socket.read_now(buffers);
                 if (result.ec != asio::error::would_block) return self.complete(result.ec, result.bytes);
@@ -175,10 +178,22 @@ private:
     void borrow_buffer();
     void return_buffer();
     void set_coalescing(bool on);
+    void arm_coalescing_timer();
+    void disarm_coalescing_timer();
+
+    // The coalescing timer, shared with its pending wait: an expiry already
+    // queued when the socket goes away still finds the generation, which
+    // tells it that no coalescing wait is pending, so it must not touch the
+    // socket.
+    struct Coalescer {
+        explicit Coalescer(const FeedExecutor& executor) : timer(executor) {}
+        FeedTimer timer;
+        std::uint64_t generation = 0;  // moves on when a coalescing wait ends
+    };
 
     FeedSocket socket_;
     std::chrono::milliseconds coalesce_{0};
-    std::unique_ptr<FeedTimer> timer_;  // only with coalescing, which it times; an idle feed pays a pointer
+    std::shared_ptr<Coalescer> coalescer_;  // only once coalescing is asked for; an idle feed pays a pointer
     bool coalescing_ = false;           // the last read found data, and the next one waits
     bool filled_ = false;               // the last read filled every buffer it had
     std::unique_ptr<char[]> ahead_;  // only while it holds unread bytes, or during a read

@@ -67,6 +67,21 @@ class ManyFeeds(IntegrationTest):
         # at its server's close.
         self.check_count_feeds(["b1", "b2", "p1"], "--coalesce", "5ms")
 
+    def test_only_busy_feeds_coalesce_by_default(self):
+        # --coalesce auto: a feed of more than 10,000 messages a second has its
+        # reads wait 1 ms; one of 200 a second is read message by message.
+        # --coalesce 0 never waits. Nothing is lost either way.
+        beast = self.start_server("beast")
+        fast, slow = "fast=" + beast.url(f"/count?n={N}"), "slow=" + beast.url("/count?n=100&rate=200")
+        busy_line = "[fast] busy: reads wait up to 1ms for more (--coalesce auto)"
+        for options, expect_busy in (([], True), (["--coalesce", "0"], False)):
+            with self.subTest(options=options):
+                run = self.run_wsgather("-v", "--no-reconnect", *options, fast, slow)
+                self.assertStatus(run, 0)
+                self.assertEqual(self.assertSeqContiguous(self.lines_of(run)), {"fast": N, "slow": 100})
+                self.assertEqual(busy_line in run.err_lines, expect_busy, run.err_text)
+                self.assertEqual([l for l in run.err_lines if l.startswith("[slow]") and "busy" in l], [])
+
     def test_default_names_on_different_paths_and_ports(self):
         beast = self.start_server("beast")
         python = self.start_server("python")

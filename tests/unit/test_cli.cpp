@@ -71,7 +71,7 @@ TEST_CASE("command line defaults match the documented values") {
     CHECK(o.run.count == 0);
     CHECK(o.run.duration == 0ms);
     CHECK(o.run.threads == 1);
-    CHECK(o.connect.coalesce == 0ms);
+    CHECK(o.connect.coalesce_when_busy);
     CHECK(o.verbosity == Verbosity::normal);
 }
 
@@ -99,6 +99,7 @@ TEST_CASE("command line reads every option into Options") {
     CHECK(o.connect.ping_timeout == 1500ms);
     CHECK(o.connect.max_message_size == 65536);
     CHECK(o.connect.compress);
+    CHECK_FALSE(o.connect.coalesce_when_busy);
     CHECK(o.connect.coalesce == 2ms);
     CHECK(o.reconnect.backoff_min == 1ms);
     CHECK(o.reconnect.backoff_max == 60s);
@@ -219,15 +220,20 @@ TEST_CASE("command line refuses zero for durations that must be positive") {
     check_usage_error({"--backoff-max", "0", "ws://h/"}, "--backoff-max");
     check_usage_error({"-t", "0", "ws://h/"}, "--duration");
     CHECK(accepted({"--ping-interval", "0", "ws://h/"}).connect.ping_interval == 0ms);
-    CHECK(accepted({"--coalesce", "0", "ws://h/"}).connect.coalesce == 0ms);
     // A zero floor would let a server that closes at once make wsgather spin.
     check_usage_error({"--backoff-min", "0", "ws://h/"}, "--backoff-min");
 }
 
-TEST_CASE("command line refuses a coalescing time over one second") {
-    check_usage_error({"--coalesce", "1001ms", "ws://h/"}, "invalid duration '1001ms' for --coalesce: at most 1s");
-    check_usage_error({"--coalesce", "1m", "ws://h/"}, "invalid duration '1m' for --coalesce: at most 1s");
+TEST_CASE("command line takes auto, zero or a coalescing time up to one second") {
+    Options never = accepted({"--coalesce", "0", "ws://h/"});
+    CHECK_FALSE(never.connect.coalesce_when_busy);
+    CHECK(never.connect.coalesce == 0ms);
+    CHECK(accepted({"--coalesce", "auto", "ws://h/"}).connect.coalesce_when_busy);
     CHECK(accepted({"--coalesce", "1s", "ws://h/"}).connect.coalesce == 1s);
+    for (const char* bad : {"1001ms", "1m", "Auto", "2 ms", "-1ms"})
+        check_usage_error({"--coalesce", bad, "ws://h/"},
+                          std::string("invalid value '") + bad +
+                              "' for --coalesce: use auto, 0 (never), or a duration up to 1s such as 2ms");
 }
 
 TEST_CASE("command line with a bad size is a usage error") {

@@ -239,6 +239,46 @@ TEST_CASE("coalescing: a read that finds nothing ends it, and the socket waits f
     CHECK(low_watermark(c.reader) == ReadAheadSocket::read_ahead_bytes);  // found data: coalescing again
 }
 
+TEST_CASE("coalescing: a full read's worth arriving ends the wait early") {
+    using namespace std::chrono_literals;
+    Connection c(1 << 20);
+    c.coalesce_after_a_read(10s);  // were the read to wait the time out, the test would take this long
+
+    std::string out(16, '\0');
+    std::size_t got = 0;
+    bool done = false;
+    c.reader.async_read_some(asio::buffer(out), [&](error_code ec, std::size_t n) {
+        CHECK_FALSE(ec);
+        got = n;
+        done = true;
+    });
+    c.io.restart();
+    c.io.poll();
+    CHECK_FALSE(done);  // waiting: nothing has come yet
+
+    auto started = std::chrono::steady_clock::now();
+    c.send(std::string(ReadAheadSocket::read_ahead_bytes, 'y'));
+    while (!done) c.io.run_one();
+    CHECK(got == out.size());
+    CHECK(out == std::string(16, 'y'));
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+}
+
+TEST_CASE("coalescing: turned off between reads, the next read does not wait") {
+    // What --coalesce auto does when a busy feed turns calm.
+    using namespace std::chrono_literals;
+    Connection c;
+    c.coalesce_after_a_read(1s);
+    REQUIRE(low_watermark(c.reader) == ReadAheadSocket::read_ahead_bytes);
+    c.reader.coalesce(0ms);
+    CHECK(low_watermark(c.reader) == 1);
+    auto started = std::chrono::steady_clock::now();
+    c.send("e");
+    CHECK(c.read(16).second == "e");
+    CHECK(std::chrono::steady_clock::now() - started < 1s);
+    CHECK(low_watermark(c.reader) == 1);  // found data, but coalescing stays off
+}
+
 TEST_CASE("coalescing: a read that filled every buffer is followed by one that does not wait") {
     using namespace std::chrono_literals;
     Connection c(1 << 20);  // room for more than one read's worth before anything is read
