@@ -320,6 +320,11 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     ws.set_option(timeouts);
 }
 
+Duration Feed::coalesce_time() const {
+    if (!options_.connect.coalesce_when_busy) return options_.connect.coalesce;
+    return busy_.busy() ? busy_coalesce : Duration(0);
+}
+
 void Feed::explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after,
                                     Attempt& result) {
     result.reason = fmt::format("server refused the WebSocket upgrade: HTTP {} {}", status, reason);
@@ -377,7 +382,7 @@ FeedTask<> Feed::session(Ws& ws, Attempt& result) {
     if (result.reason.empty() && !stopping_) {
         // Not before: each step of the handshakes would wait out the coalescing time.
         busy_.reset();
-        socket_reader(ws).coalesce(options_.connect.coalesce_when_busy ? Duration(0) : options_.connect.coalesce);
+        socket_reader(ws).coalesce(coalesce_time());
         if (options_.connect.ping_interval.count() > 0) schedule_ping(ws, tasks);
         co_await read_messages(ws, result);
     }
@@ -420,9 +425,9 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
 
         auto received = std::chrono::system_clock::now();
         if (options_.connect.coalesce_when_busy && busy_.update(received)) {
-            socket_reader(ws).coalesce(busy_.busy() ? busy_coalesce : Duration(0));
+            socket_reader(ws).coalesce(coalesce_time());
             if (busy_.busy()) log::debug(spec_.name, "busy: reads wait up to {} for more (--coalesce auto)",
-                                         format_duration(busy_coalesce));
+                                         format_duration(coalesce_time()));
             else log::debug(spec_.name, "no longer busy: each message is read as it comes (--coalesce auto)");
         }
         // --count reached. The run's stop() is under way, but with feeds on

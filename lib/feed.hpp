@@ -70,6 +70,8 @@ private:
     // deadline_passed_ is set. One deadline at a time, on timer_.
     template <class Interrupt> void arm_deadline(std::chrono::steady_clock::time_point deadline, Interrupt interrupt);
     void disarm_deadline();
+    // How long a read may wait for more data now (--coalesce).
+    Duration coalesce_time() const;
     void explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after, Attempt& result);
     std::string check_handshake_answer(std::string_view subprotocol, std::string_view extensions) const;
 
