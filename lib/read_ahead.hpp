@@ -7,6 +7,12 @@
 // serves the next reads from what it got, completing them through the
 // executor. Under TLS it does the same for OpenSSL's reads.
 //
+// A read that follows one which emptied the socket does not try the socket
+// first: it waits for it to be readable (which re-arms the descriptor in
+// epoll, and reports data that came in between). A feed of a few thousand
+// messages a second otherwise made two recvmsg calls per message, one of
+// them finding nothing (W5, docs/performance.md).
+//
 // An idle feed holds no read-ahead buffer: it waits for the socket to be
 // readable with nothing allocated, and the 64 KiB buffer is the I/O
 // thread's, lent to the socket only while it holds bytes the feed has not
@@ -109,9 +115,12 @@ private:
                 // the read: what is ready now is delivered from a post.
                 if (socket.buffered() > 0 || asio::buffer_size(buffers) == 0) {
                     result = {{}, socket.take_buffered(buffers)};
-                } else if (socket.coalescing_ && !socket.filled_) {
-                    socket.arm_coalescing_timer();
-                    break;  // the raised low watermark holds readability back
+                } else if (!socket.filled_) {
+                    // The last read emptied the socket: one now would most
+                    // likely find nothing, so wait for data instead. While
+                    // coalescing, the raised low watermark holds that back.
+                    if (socket.coalescing_) socket.arm_coalescing_timer();
+                    break;
                 } else {
                     result = socket.read_now(buffers);
                     if (result.ec == asio::error::would_block) break;
@@ -195,7 +204,7 @@ private:
     std::chrono::milliseconds coalesce_{0};
     std::shared_ptr<Coalescer> coalescer_;  // only once coalescing is asked for; an idle feed pays a pointer
     bool coalescing_ = false;           // the last read found data, and the next one waits
-    bool filled_ = false;               // the last read filled every buffer it had
+    bool filled_ = false;               // the last read filled every buffer it had: more is likely waiting
     std::unique_ptr<char[]> ahead_;  // only while it holds unread bytes, or during a read
     std::size_t ahead_begin_ = 0;
     std::size_t ahead_end_ = 0;

@@ -133,6 +133,30 @@ TEST_CASE("read-ahead: an idle socket waits without a buffer, then reads what ar
     CHECK(out.substr(0, got) == "late bytes");
 }
 
+TEST_CASE("read-ahead: bytes that came after a read emptied the socket are read by the next one") {
+    // Such a read waits for the socket to be readable instead of trying it
+    // first; the bytes arrived while no wait was pending, and must not be
+    // missed.
+    Connection c;
+    c.send("first");
+    CHECK(c.read(64).second == "first");
+    c.send("second");
+    while (c.reader.next_layer().available() < 6) c.io.poll();
+
+    std::string out(64, '\0');
+    std::size_t got = 0;
+    bool done = false;
+    c.reader.async_read_some(asio::buffer(out), [&](error_code ec, std::size_t n) {
+        CHECK_FALSE(ec);
+        got = n;
+        done = true;
+    });
+    c.io.restart();
+    c.io.run_for(std::chrono::seconds(5));
+    REQUIRE(done);
+    CHECK(out.substr(0, got) == "second");
+}
+
 TEST_CASE("read-ahead: closing the socket ends a waiting read with operation_aborted") {
     Connection c;
     std::string out(16, '\0');
