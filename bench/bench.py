@@ -33,6 +33,7 @@ BUILD = Path(os.environ.get("WSGATHER_BUILD", ROOT / "build"))
 WSGATHER = BUILD / "app" / "wsgather"
 SERVER = BUILD / "bench" / "wsgather-bench-server"
 CEILING = BUILD / "bench" / "wsgather-bench-ceiling"
+LATENCY_READER = BUILD / "bench" / "wsgather-bench-latency"
 PYTHON = "/usr/bin/python3"  # Debian's, with python3-websockets
 NODE = os.environ.get("NODE", "node")
 TIME = "/usr/bin/time"  # GNU time (Debian package time), for peak RSS
@@ -332,11 +333,12 @@ def run_latency(tools, runs, log, feeds_n=8, rate=5000, seconds=10):
         feeds = [(f"f{i}", server.url(f"/stream/{i}?count={count}&size=100&mode=frame&rate={rate}"))
                  for i in range(1, feeds_n + 1)]
         for tool in tools:
-            if not tool.multi_feed or not tool.writes:
+            if not tool.multi_feed:
                 continue
+            measure = measure_latency if tool.writes else measure_floor
             per_run, error = [], ""
             for _ in range(runs):
-                latencies, data, sample = measure_latency(tool, feeds, server)
+                latencies, data, sample = measure(tool, feeds, server)
                 if sample.status != 0:
                     error = f"exit status {sample.status}: {sample.stderr.strip()}"
                     break
@@ -359,39 +361,37 @@ def run_latency(tools, runs, log, feeds_n=8, rate=5000, seconds=10):
 
 
 def measure_latency(tool, feeds, server):
-    """One run with stdout read here: each line's latency is its arrival time
-    minus the send time the server embedded in it."""
+    """One run with stdout read by wsgather-bench-latency: each line's
+    latency is the time of the read that brought it minus the send time the
+    server embedded in it."""
     read_fd, write_fd = os.pipe()
-    started = time.perf_counter()
-    process = spawn(tool.command(feeds), write_fd)
-    os.close(write_fd)
-    chunks = []
+    with tempfile.NamedTemporaryFile() as data_file, tempfile.TemporaryFile() as latency_file:
+        reader = subprocess.Popen([str(LATENCY_READER), data_file.name], stdin=read_fd, stdout=latency_file)
+        os.close(read_fd)
+        started = time.perf_counter()
+        process = spawn(tool.command(feeds), write_fd)
+        os.close(write_fd)
+        sample = reap(process, started, server)
+        if reader.wait(timeout=RUN_TIMEOUT) != 0:
+            raise RuntimeError(f"wsgather-bench-latency failed with exit status {reader.returncode}")
+        sample.stderr = stderr_text(process)
+        latency_file.seek(0)
+        latencies = sorted(int(line) / 1000.0 for line in latency_file.read().split())
+        data = data_file.read()
+    return latencies, data, sample
 
-    def read():
-        while True:
-            chunk = os.read(read_fd, 1 << 20)
-            if not chunk:
-                return
-            chunks.append((time.time_ns() // 1000, chunk))
 
-    reader = threading.Thread(target=read)
-    reader.start()
-    sample = reap(process, started, server)
-    reader.join()
-    os.close(read_fd)
-    sample.stderr = stderr_text(process)
-
-    latencies = []
-    pending = b""
-    for arrived_us, chunk in chunks:
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()
-        for line in lines:
-            sent = SENT_FIELD.search(line)
-            if sent:
-                latencies.append((arrived_us - int(sent.group(1))) / 1000.0)
-    latencies.sort()
-    return latencies, b"".join(c for _, c in chunks), sample
+def measure_floor(tool, feeds, server):
+    """One run of the ceiling client, which takes each message's latency
+    itself as it reads it: no output and no reader, the floor for W5."""
+    with tempfile.NamedTemporaryFile("r") as latency_file, tempfile.TemporaryFile() as out:
+        argv = tool.command(feeds)
+        argv[1:1] = ["--latency", latency_file.name]
+        sample = run_once(argv, server, out)
+        out.seek(0)
+        data = out.read()
+        latencies = sorted(int(line) / 1000.0 for line in latency_file.read().split())
+    return latencies, data, sample
 
 
 def percentile(sorted_values, p):
@@ -512,6 +512,10 @@ def targets(summary):
         p50, p99, top = s["wsgather"]
         lines.append(f"- W5: wsgather p99 {p99:.3f} ms (target < 1 ms): {verdict(p99 < 1)}; max {top:.3f} ms "
                      f"(target < 10 ms): {verdict(top < 10)}")
+    if s and "ceiling" in s:
+        p50, p99, top = s["ceiling"]
+        lines.append(f"- W5: the ceiling client, which writes nothing, p50 {p50:.3f} ms, p99 {p99:.3f} ms, "
+                     f"max {top:.3f} ms: the floor on this machine (no target)")
     if s and WSGATHER_NO_COALESCE.name in s:
         p50, p99, top = s[WSGATHER_NO_COALESCE.name]
         lines.append(f"- W5: {WSGATHER_NO_COALESCE.name} p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {top:.3f} ms: "
@@ -580,7 +584,9 @@ def main():
         log(title)
         text, summary["W5"] = run_latency(TOOLS[:1] + [WSGATHER_NO_COALESCE] + TOOLS[1:], min(args.runs, 3), log)
         sections.append(f"### {title}\n\nFrom the send time the server puts in each message to the moment "
-                        f"the benchmark reads the line from the tool's stdout; medians over the runs.\n\n{text}")
+                        f"`wsgather-bench-latency` reads the line from the tool's stdout; medians over the runs. "
+                        f"The ceiling client writes nothing: it takes each latency as it reads the message, "
+                        f"which makes it the floor.\n\n{text}")
     if "W6" in only:
         counts = [int(n) for n in args.idle.split(",") if n]
         title = f"W6: idle connections ({', '.join(f'{n:,}' for n in counts)})"

@@ -1,12 +1,15 @@
 // wsgather-bench-ceiling: the practical ceiling for a Beast client.
 //
-//   wsgather-bench-ceiling ws://HOST:PORT/TARGET...
+//   wsgather-bench-ceiling [--latency FILE] ws://HOST:PORT/TARGET...
 //
 // Connects to every URL at once (one thread, one coroutine each), reads whole
-// messages, counts and discards them. Prints "<url> <messages>" per URL, in
+// messages, counts and discards them. With --latency, it also takes each
+// message's latency as it is read (latency.hpp) and writes them to FILE at
+// the end: the floor for W5, a client that writes no output. Prints "<url> <messages>" per URL, in
 // command-line order, when all have ended (or on SIGINT/SIGTERM). Exit status
 // 0 when every server closed with code 1000, 1 otherwise, 2 bad arguments.
 
+#include "latency.hpp"
 #include "peer_support.hpp"
 
 #include <boost/asio.hpp>
@@ -49,6 +52,8 @@ struct Feed {
     bool closed_normally = false;
 };
 
+std::vector<std::int64_t>* latencies = nullptr; // with --latency
+
 void fail(Feed const& feed, char const* what, beast::error_code ec)
 {
     std::cerr << feed.url << ": " << what << ": " << ec.message() << '\n';
@@ -87,6 +92,13 @@ awaitable<void> run(Feed& feed)
             co_return;
         }
         ++feed.messages;
+        if (latencies) {
+            auto const arrived = static_cast<std::int64_t>(wsgather::bench::now_us());
+            auto const data = buffer.cdata();
+            std::int64_t const sent = wsgather::bench::sent_us({static_cast<char const*>(data.data()), data.size()});
+            if (sent >= 0)
+                latencies->push_back(arrived - sent);
+        }
         buffer.consume(buffer.size());
     }
 }
@@ -95,14 +107,25 @@ awaitable<void> run(Feed& feed)
 
 int main(int argc, char* argv[])
 {
-    if (argc < 2) {
-        std::cerr << "usage: wsgather-bench-ceiling ws://HOST:PORT/TARGET...\n";
+    int first_url = 1;
+    char const* latency_path = nullptr;
+    if (argc > 2 && std::string_view(argv[1]) == "--latency") {
+        latency_path = argv[2];
+        first_url = 3;
+    }
+    if (first_url >= argc) {
+        std::cerr << "usage: wsgather-bench-ceiling [--latency FILE] ws://HOST:PORT/TARGET...\n";
         return 2;
     }
     raise_fd_limit();
+    std::vector<std::int64_t> measured;
+    if (latency_path) {
+        measured.reserve(1u << 20);
+        latencies = &measured;
+    }
 
     std::vector<Feed> feeds;
-    for (int i = 1; i < argc; ++i) {
+    for (int i = first_url; i < argc; ++i) {
         auto const parsed = urls::parse_uri(argv[i]);
         if (!parsed || parsed->scheme() != "ws" || !parsed->has_authority() || parsed->host().empty()) {
             std::cerr << "not a ws:// URL: " << argv[i] << '\n';
@@ -173,5 +196,13 @@ int main(int argc, char* argv[])
         all_normal = all_normal && feed.closed_normally;
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
+    if (latency_path) {
+        std::FILE* file = std::fopen(latency_path, "w");
+        bool const written = file && wsgather::bench::write_latencies(file, measured);
+        if (!file || std::fclose(file) != 0 || !written) {
+            std::cerr << "wsgather-bench-ceiling: " << latency_path << ": cannot write\n";
+            return 1;
+        }
+    }
     return all_normal ? 0 : 1;
 }

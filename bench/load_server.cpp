@@ -18,6 +18,7 @@
 //
 // Unknown paths get HTTP 404, bad or unknown parameters HTTP 400.
 
+#include "latency.hpp"
 #include "peer_support.hpp"
 
 #include <boost/asio.hpp>
@@ -42,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+using wsgather::bench::now_us;
 using wsgather::peer::accept_loop;
 using wsgather::peer::emit;
 using wsgather::peer::parse_number;
@@ -70,17 +72,11 @@ constexpr std::size_t max_size = 64 * 1024 * 1024;
 using Request = http::request<http::string_body>;
 using Websocket = websocket::stream<beast::tcp_stream>;
 
-std::uint64_t now_us()
-{
-    using namespace std::chrono;
-    return static_cast<std::uint64_t>(
-        duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
-}
-
 // ---- messages and frames ----------------------------------------------------
 
 constexpr std::string_view part_n = "{\"n\":";
 constexpr std::string_view part_sent = ",\"sent_us\":";
+static_assert(part_sent.substr(1) == wsgather::bench::sent_field, "the field W5's readers look for");
 constexpr std::string_view part_pad = ",\"pad\":\"";
 constexpr std::string_view part_end = "\"}";
 constexpr std::size_t fixed_chars = part_n.size() + part_sent.size() + part_pad.size() + part_end.size();
