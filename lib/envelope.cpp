@@ -5,7 +5,7 @@
 #include "utf8.hpp"
 
 #include <charconv>
-#include <ctime>
+#include <chrono>
 
 namespace wsgather {
 namespace {
@@ -26,21 +26,25 @@ void put_digits(char* dst, unsigned value, int width) {
     }
 }
 
+// Calendar arithmetic rather than gmtime_r, which in glibc reads the time
+// zone file on first use though UTC needs none: a file opened and parsed at
+// every start (W7, docs/performance.md).
 void format_date(std::int64_t second, char (&date)[19]) {
-    std::time_t t = static_cast<std::time_t>(second);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    put_digits(date, static_cast<unsigned>(tm.tm_year + 1900), 4);
+    sys_seconds t{seconds{second}};
+    sys_days day = floor<days>(t);
+    year_month_day ymd{day};
+    hh_mm_ss time{t - day};
+    put_digits(date, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
     date[4] = '-';
-    put_digits(date + 5, static_cast<unsigned>(tm.tm_mon + 1), 2);
+    put_digits(date + 5, static_cast<unsigned>(ymd.month()), 2);
     date[7] = '-';
-    put_digits(date + 8, static_cast<unsigned>(tm.tm_mday), 2);
+    put_digits(date + 8, static_cast<unsigned>(ymd.day()), 2);
     date[10] = 'T';
-    put_digits(date + 11, static_cast<unsigned>(tm.tm_hour), 2);
+    put_digits(date + 11, static_cast<unsigned>(time.hours().count()), 2);
     date[13] = ':';
-    put_digits(date + 14, static_cast<unsigned>(tm.tm_min), 2);
+    put_digits(date + 14, static_cast<unsigned>(time.minutes().count()), 2);
     date[16] = ':';
-    put_digits(date + 17, static_cast<unsigned>(tm.tm_sec), 2);
+    put_digits(date + 17, static_cast<unsigned>(time.seconds().count()), 2);
 }
 
 void append_fraction(std::int64_t micros, std::string& out) {

@@ -8,6 +8,7 @@
 #include "units.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/field.hpp>
@@ -15,6 +16,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
+#include <tuple>
 
 namespace wsgather {
 namespace {
@@ -175,15 +177,27 @@ void Feed::disarm_deadline() {
 
 FeedTask<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_clock::time_point deadline,
                                                              Attempt& result) {
-    // getaddrinfo cannot be interrupted; cancelling abandons its answer.
     // The resolver lives only as long as this step: an open feed has no use for it.
     FeedResolver resolver(executor_);
-    auto cancel = [&resolver] { resolver.cancel(); };
-    StopHook hook(on_stop_, cancel);
-    arm_deadline(deadline, cancel);
-    auto [ec, endpoints] = co_await resolver.async_resolve(spec_.host, spec_.port, use_tuple);
-    disarm_deadline();
-    if (deadline_passed_)
+    asio::ip::tcp::resolver::results_type endpoints;
+    boost::system::error_code ec;
+    asio::ip::make_address(spec_.host, ec);
+    bool timed_out = false;
+    if (!ec) {
+        // An IP address needs no look-up: done here, it spares starting the
+        // resolver's thread (W7, docs/performance.md).
+        endpoints = resolver.resolve(spec_.host, spec_.port,
+                                     FeedResolver::numeric_host | FeedResolver::numeric_service, ec);
+    } else {
+        // getaddrinfo cannot be interrupted; cancelling abandons its answer.
+        auto cancel = [&resolver] { resolver.cancel(); };
+        StopHook hook(on_stop_, cancel);
+        arm_deadline(deadline, cancel);
+        std::tie(ec, endpoints) = co_await resolver.async_resolve(spec_.host, spec_.port, use_tuple);
+        disarm_deadline();
+        timed_out = deadline_passed_;
+    }
+    if (timed_out)
         result.reason = fmt::format("cannot resolve {}: no answer within {}", spec_.host,
                                     format_duration(options_.connect.connect_timeout));
     else if (ec)
