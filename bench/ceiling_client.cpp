@@ -3,11 +3,13 @@
 //   wsgather-bench-ceiling [--latency FILE] ws://HOST:PORT/TARGET...
 //
 // Connects to every URL at once (one thread, one coroutine each), reads whole
-// messages, counts and discards them. With --latency, it also takes each
-// message's latency as it is read (latency.hpp) and writes them to FILE at
-// the end: the floor for W5, a client that writes no output. Prints "<url> <messages>" per URL, in
+// messages, counts and discards them. Prints "<url> <messages>" per URL, in
 // command-line order, when all have ended (or on SIGINT/SIGTERM). Exit status
 // 0 when every server closed with code 1000, 1 otherwise, 2 bad arguments.
+//
+// With --latency, it also takes each message's latency as it reads it
+// (latency.hpp) and writes them to FILE at the end: W5's floor, a client
+// that writes no output.
 
 #include "latency.hpp"
 #include "peer_support.hpp"
