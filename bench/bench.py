@@ -197,7 +197,6 @@ def run_once(argv, server, stdout, measure_rss=False):
 # --- Reading what a tool wrote -------------------------------------------------
 
 N_FIELD = re.compile(rb'"n":\s*(\d+)')
-SENT_FIELD = re.compile(rb'"sent_us":\s*(\d+)')
 
 
 def messages_by_feed(tool, feeds, data):
