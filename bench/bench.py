@@ -374,8 +374,7 @@ def measure_latency(tool, feeds, server):
         if reader.wait(timeout=RUN_TIMEOUT) != 0:
             raise RuntimeError(f"wsgather-bench-latency failed with exit status {reader.returncode}")
         sample.stderr = stderr_text(process)
-        latency_file.seek(0)
-        latencies = sorted(int(line) / 1000.0 for line in latency_file.read().split())
+        latencies = read_latencies(latency_file)
         data = data_file.read()
     return latencies, data, sample
 
@@ -389,8 +388,15 @@ def measure_floor(tool, feeds, server):
         sample = run_once(argv, server, out)
         out.seek(0)
         data = out.read()
-        latencies = sorted(int(line) / 1000.0 for line in latency_file.read().split())
+        latencies = read_latencies(latency_file)
     return latencies, data, sample
+
+
+def read_latencies(file):
+    """What wsgather-bench-latency or the ceiling client wrote: microseconds,
+    one per line; returned in milliseconds, sorted."""
+    file.seek(0)
+    return sorted(int(line) / 1000.0 for line in file.read().split())
 
 
 def percentile(sorted_values, p):
