@@ -2,9 +2,11 @@
 
 #include "feed_url.hpp"
 #include "log.hpp"
+#include "redact.hpp"
 #include "units.hpp"
 
 #include <CLI/CLI.hpp>
+#include <boost/beast/core/string.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -70,13 +72,7 @@ bool is_token(std::string_view text) {
     });
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
-        return std::tolower(x) == std::tolower(y);
-    });
-}
-
-Header header_value(const std::string& text) {
+Header header_value(const std::string& text, const std::vector<std::string>& secret_headers) {
     auto colon = text.find(':');
     if (colon == std::string::npos)
         throw UsageError(fmt::format("invalid header '{}' for --header: use \"Name: value\"", text));
@@ -87,7 +83,8 @@ Header header_value(const std::string& text) {
     if (!is_token(name))
         throw UsageError(fmt::format("invalid header '{}' for --header: '{}' is not a valid header name", text, name));
     if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
-        throw UsageError(fmt::format("invalid header '{}' for --header: line breaks are not allowed in a value", text));
+        throw UsageError(fmt::format("invalid header '{}' for --header: line breaks are not allowed in a value",
+                                     printable_header(name, value, secret_headers)));
     // These belong to the handshake itself; each has its own option or none.
     static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> reserved{{
         {"Sec-WebSocket-Protocol", "use --subprotocol"},
@@ -98,7 +95,7 @@ Header header_value(const std::string& text) {
         {"Connection", "wsgather sets it"},
     }};
     for (auto [reserved_name, hint] : reserved)
-        if (iequals(name, reserved_name))
+        if (boost::beast::iequals(name, reserved_name))
             throw UsageError(fmt::format("invalid header '{}' for --header: {} cannot be set this way ({})", text,
                                          reserved_name, hint));
     return Header{std::string(name), std::string(value)};
@@ -106,7 +103,7 @@ Header header_value(const std::string& text) {
 
 // The strings CLI11 collects, before they are checked.
 struct RawArguments {
-    std::vector<std::string> urls, headers, subprotocols, send;
+    std::vector<std::string> urls, headers, secret_headers, subprotocols, send;
     std::string connect_timeout = "10s", ping_interval = "20s", ping_timeout = "20s", max_message_size = "16MiB",
                 coalesce = "auto";
     std::string backoff_min = "500ms", backoff_max = "30s", max_retries;
@@ -130,6 +127,9 @@ void define_options(CLI::App& app, RawArguments& raw) {
         ->allow_extra_args(true);
 
     repeatable("-H,--header", raw.headers, "Add a request header \"Name: value\" to every handshake (repeatable)");
+    repeatable("--secret-header", raw.secret_headers,
+               "Show the value of header NAME as *** in every log line (repeatable; Authorization, Cookie and "
+               "their kin always are)");
     repeatable("--subprotocol", raw.subprotocols, "Offer a WebSocket subprotocol (repeatable)");
     repeatable("-s,--send", raw.send, "Send a text message after every connect and reconnect (repeatable, in order)");
     single("--connect-timeout", raw.connect_timeout, "Time allowed for TCP, TLS and the WebSocket handshake", "DUR", true);
@@ -182,7 +182,13 @@ Options check(const RawArguments& raw) {
     }
 
     ConnectOptions& connect = options.connect;
-    for (const std::string& h : raw.headers) connect.headers.push_back(header_value(h));
+    for (const std::string& name : raw.secret_headers) {
+        if (!is_token(name))
+            throw UsageError(fmt::format("invalid header name '{}' for --secret-header: use a name alone, "
+                                         "without ':' or a value", name));
+        connect.secret_headers.push_back(name);
+    }
+    for (const std::string& h : raw.headers) connect.headers.push_back(header_value(h, connect.secret_headers));
     for (const std::string& p : raw.subprotocols) {
         if (!is_token(p)) throw UsageError(fmt::format("invalid subprotocol '{}' for --subprotocol: must be a single token", p));
         connect.subprotocols.push_back(p);

@@ -1,8 +1,10 @@
 #include "feed.hpp"
 
 #include "base64.hpp"
+#include "feed_url.hpp"
 #include "log.hpp"
 #include "read_ahead.hpp"
+#include "redact.hpp"
 #include "task_group.hpp"
 #include "tls.hpp"
 #include "units.hpp"
@@ -14,6 +16,8 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include <algorithm>
 #include <tuple>
@@ -89,6 +93,22 @@ std::vector<std::string_view> extension_names(std::string_view value) {
     return names;
 }
 
+// Credentials given for one server are sent to no other.
+bool same_origin(const FeedSpec& a, const FeedSpec& b) {
+    return a.tls == b.tls && a.host == b.host && a.port == b.port;
+}
+
+// A request's or an answer's header lines on one line, for -v.
+template <class Message>
+std::string describe_headers(const Message& message, const std::vector<std::string>& secret_headers) {
+    std::string text;
+    for (const auto& field : message) {
+        text += "; ";
+        text += printable_header(field.name_string(), field.value(), secret_headers);
+    }
+    return log::one_line(text);
+}
+
 }  // namespace
 
 Feed::Feed(FeedExecutor executor, asio::ssl::context* tls, const FeedSpec& spec, const Options& options,
@@ -116,9 +136,16 @@ FeedTask<> Feed::run() {
         log::warning(spec_.name, "TLS certificate verification is off (--insecure)");
     std::uint64_t failures = 0;
     while (!stopping_) {
+        // Each attempt starts at the feed's own URL: no redirect is remembered.
+        redirected_.reset();
+        std::vector<std::string> visited;  // filled only when a redirect comes
         Attempt attempt;
-        if (spec_.tls) co_await this->attempt<SecureWs>(attempt);
-        else co_await this->attempt<PlainWs>(attempt);
+        for (;;) {
+            if (where().tls) co_await this->attempt<SecureWs>(attempt);
+            else co_await this->attempt<PlainWs>(attempt);
+            if (attempt.location.empty() || stopping_ || !follow_redirect(attempt, visited)) break;
+            attempt = Attempt{};
+        }
         if (stopping_) break;
 
         if (attempt.connected) failures = 0;
@@ -157,6 +184,53 @@ FeedTask<> Feed::run() {
     outcome_ = FeedOutcome::stopped;
 }
 
+bool Feed::follow_redirect(Attempt& result, std::vector<std::string>& visited) {
+    const FeedSpec& from = where();
+    std::string from_url = request_url(from);
+    auto base = boost::urls::parse_uri(from_url);  // a view of from_url
+    auto reference = boost::urls::parse_uri_reference(result.location);
+    boost::urls::url resolved;
+    if (!base || !reference || !boost::urls::resolve(*base, *reference, resolved)) {
+        result.reason = fmt::format("{}: cannot follow the redirect to '{}': not a URL", result.reason,
+                                    log::one_line(result.location));
+        return false;
+    }
+    FeedSpec next;
+    try {
+        next = parse_feed_url(resolved.buffer());
+    } catch (const FeedUrlError& e) {
+        result.reason = fmt::format("{}: cannot follow the redirect: {}", result.reason, log::one_line(e.what()));
+        return false;
+    }
+    std::string url = request_url(next);
+    if (visited.empty()) visited.push_back(request_url(spec_));
+    if (from.tls && !next.tls) {
+        result.reason = fmt::format("{}: refused to follow the redirect from wss:// to {}", result.reason, next.url);
+        return false;
+    }
+    if (next.tls && !tls_) {
+        result.reason = fmt::format("{}: cannot follow the redirect to {}: a run without wss:// feeds has no TLS set "
+                                    "up; give that URL instead", result.reason, next.url);
+        return false;
+    }
+    if (std::find(visited.begin(), visited.end(), url) != visited.end()) {
+        result.reason = fmt::format("{}: redirect loop: {} leads back to {}", result.reason, from_url, url);
+        return false;
+    }
+    if (visited.size() > static_cast<std::size_t>(max_redirects)) {
+        result.reason = fmt::format("{}: too many redirects (more than {}), the last to {}", result.reason,
+                                    max_redirects, next.url);
+        return false;
+    }
+    visited.push_back(url);
+    if (next.userinfo.empty() && same_origin(next, spec_)) next.userinfo = spec_.userinfo;
+    next.name = spec_.name;
+    log::info(spec_.name, "{}: redirected to {} ({} of at most {})", result.reason, next.url, visited.size() - 1,
+              max_redirects);
+    redirected_ = std::make_unique<FeedSpec>(std::move(next));
+    return true;
+}
+
 template <class Interrupt>
 void Feed::arm_deadline(steady_clock::time_point deadline, Interrupt interrupt) {
     deadline_passed_ = false;
@@ -177,31 +251,32 @@ void Feed::disarm_deadline() {
 
 FeedTask<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_clock::time_point deadline,
                                                              Attempt& result) {
+    const FeedSpec& server = where();
     // The resolver lives only as long as this step: an open feed has no use for it.
     FeedResolver resolver(executor_);
     asio::ip::tcp::resolver::results_type endpoints;
     boost::system::error_code ec;
-    asio::ip::make_address(spec_.host, ec);
+    asio::ip::make_address(server.host, ec);
     bool timed_out = false;
     if (!ec) {
         // An IP address needs no look-up: done here, it spares starting the
         // resolver's thread (W7, docs/performance.md).
-        endpoints = resolver.resolve(spec_.host, spec_.port,
+        endpoints = resolver.resolve(server.host, server.port,
                                      FeedResolver::numeric_host | FeedResolver::numeric_service, ec);
     } else {
         // getaddrinfo cannot be interrupted; cancelling abandons its answer.
         auto cancel = [&resolver] { resolver.cancel(); };
         StopHook hook(on_stop_, cancel);
         arm_deadline(deadline, cancel);
-        std::tie(ec, endpoints) = co_await resolver.async_resolve(spec_.host, spec_.port, use_tuple);
+        std::tie(ec, endpoints) = co_await resolver.async_resolve(server.host, server.port, use_tuple);
         disarm_deadline();
         timed_out = deadline_passed_;
     }
     if (timed_out)
-        result.reason = fmt::format("cannot resolve {}: no answer within {}", spec_.host,
+        result.reason = fmt::format("cannot resolve {}: no answer within {}", server.host,
                                     format_duration(options_.connect.connect_timeout));
     else if (ec)
-        result.reason = fmt::format("cannot resolve {}: {}", spec_.host, ec.message());
+        result.reason = fmt::format("cannot resolve {}: {}", server.host, ec.message());
     co_return endpoints;
 }
 
@@ -224,6 +299,7 @@ FeedTask<> Feed::attempt(Attempt& result) {
 template <class Ws>
 FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     const ConnectOptions& connect = options_.connect;
+    const FeedSpec& server = where();
     auto deadline = steady_clock::now() + connect.connect_timeout;
 
     auto endpoints = co_await resolve(deadline, result);
@@ -244,28 +320,28 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     if (connect_error) {
         disarm_deadline();
         result.reason = deadline_passed_
-                            ? fmt::format("cannot connect to {}: no answer within {}", spec_.host_header,
+                            ? fmt::format("cannot connect to {}: no answer within {}", server.host_header,
                                           format_duration(connect.connect_timeout))
-                            : fmt::format("cannot connect to {}: {}", spec_.host_header, connect_error.message());
+                            : fmt::format("cannot connect to {}: {}", server.host_header, connect_error.message());
         co_return;
     }
     error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
 
     if constexpr (is_secure<Ws>) {
-        prepare_tls_stream(ws.next_layer(), spec_.host, options_.tls.insecure);
+        prepare_tls_stream(ws.next_layer(), server.host, options_.tls.insecure);
         auto [tls_error] = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, use_tuple);
         disarm_deadline();
         if (tls_error) {
             std::string problem = certificate_problem(ws.next_layer());
             if (!problem.empty()) {
-                result.reason = fmt::format("TLS certificate of {} rejected: {}", spec_.host_header, problem);
+                result.reason = fmt::format("TLS certificate of {} rejected: {}", server.host_header, problem);
                 result.give_up = true;  // the same certificate will be rejected again
             } else if (deadline_passed_) {
-                result.reason = fmt::format("TLS handshake with {}: no answer within {}", spec_.host_header,
+                result.reason = fmt::format("TLS handshake with {}: no answer within {}", server.host_header,
                                             format_duration(connect.connect_timeout));
             } else {
-                result.reason = fmt::format("TLS handshake with {} failed: {}", spec_.host_header, tls_error.message());
+                result.reason = fmt::format("TLS handshake with {} failed: {}", server.host_header, tls_error.message());
             }
             co_return;
         }
@@ -280,9 +356,9 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     ws.set_option(timeouts);
     ws.set_option(websocket::stream_base::decorator([this](websocket::request_type& request) {
         request.set(http::field::user_agent, "wsgather/" WSGATHER_VERSION);
-        if (!spec_.userinfo.empty()) {
+        if (!where().userinfo.empty()) {
             std::string credentials = "Basic ";
-            append_base64(spec_.userinfo, credentials);
+            append_base64(where().userinfo, credentials);
             request.set(http::field::authorization, credentials);
         }
         if (!options_.connect.subprotocols.empty()) {
@@ -291,8 +367,15 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
             request.set(http::field::sec_websocket_protocol, offered);
         }
         // A header given with -H replaces a default of the same name.
+        // Credentials go only to the server they were given for.
+        const auto& secrets = options_.connect.secret_headers;
+        bool elsewhere = redirected_ && !same_origin(*redirected_, spec_);
         for (const Header& h : options_.connect.headers) request.erase(h.name);
-        for (const Header& h : options_.connect.headers) request.insert(h.name, h.value);
+        for (const Header& h : options_.connect.headers)
+            if (!elsewhere || !is_secret_header(h.name, secrets)) request.insert(h.name, h.value);
+        if (log::enabled(log::Level::debug))
+            log::debug(spec_.name, "handshake request: GET {}{}", log::one_line(where().target),
+                       describe_headers(request, secrets));
     }));
     ws.read_message_max(connect.max_message_size);
     if (connect.compress) {
@@ -302,16 +385,20 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     }
 
     websocket::response_type answer;
-    auto [handshake_error] = co_await ws.async_handshake(answer, spec_.host_header, spec_.target, use_tuple);
+    answer.result(0u);  // stays 0 unless an answer is read
+    auto [handshake_error] = co_await ws.async_handshake(answer, server.host_header, server.target, use_tuple);
+    if (log::enabled(log::Level::debug) && answer.result_int() != 0)
+        log::debug(spec_.name, "handshake answer: HTTP {} {}{}", answer.result_int(), log::one_line(answer.reason()),
+                   describe_headers(answer, connect.secret_headers));
     if (handshake_error == websocket::error::upgrade_declined) {
-        explain_handshake_answer(answer.result_int(), answer.reason(), answer[http::field::retry_after], result);
+        explain_handshake_answer(answer, result);
         co_return;
     }
     if (handshake_error) {
         result.reason = handshake_error == beast::error::timeout
-                            ? fmt::format("WebSocket handshake with {}: no answer within {}", spec_.host_header,
+                            ? fmt::format("WebSocket handshake with {}: no answer within {}", server.host_header,
                                           format_duration(connect.connect_timeout))
-                            : fmt::format("WebSocket handshake with {} failed: {}", spec_.host_header,
+                            : fmt::format("WebSocket handshake with {} failed: {}", server.host_header,
                                           handshake_error.message());
         co_return;
     }
@@ -326,8 +413,8 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     result.connected = true;
     ++conn_;
     auto subprotocol = answer[http::field::sec_websocket_protocol];
-    if (subprotocol.empty()) log::info(spec_.name, "connected to {} (conn {})", spec_.url, conn_);
-    else log::info(spec_.name, "connected to {} (conn {}, subprotocol {})", spec_.url, conn_, std::string_view(subprotocol));
+    if (subprotocol.empty()) log::info(spec_.name, "connected to {} (conn {})", server.url, conn_);
+    else log::info(spec_.name, "connected to {} (conn {}, subprotocol {})", server.url, conn_, std::string_view(subprotocol));
 
     // The handshake timeout now bounds the wait for the server's close reply.
     timeouts.handshake_timeout = connect.close_timeout;
@@ -339,9 +426,17 @@ Duration Feed::coalesce_time() const {
     return busy_.busy() ? busy_coalesce : Duration(0);
 }
 
-void Feed::explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after,
-                                    Attempt& result) {
-    result.reason = fmt::format("server refused the WebSocket upgrade: HTTP {} {}", status, reason);
+void Feed::explain_handshake_answer(const websocket::response_type& answer, Attempt& result) {
+    int status = answer.result_int();
+    std::string_view reason = answer.reason(), location = answer[http::field::location];
+    std::string_view retry_after = answer[http::field::retry_after];
+    bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+    if (redirect && !location.empty()) {
+        result.reason = fmt::format("HTTP {} {}", status, log::one_line(reason));
+        result.location = location;
+        return;
+    }
+    result.reason = fmt::format("server refused the WebSocket upgrade: HTTP {} {}", status, log::one_line(reason));
     if (status == 401 || status == 403 || status == 404) {
         result.give_up = true;
         return;
@@ -419,7 +514,10 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
             ++signs_of_life_;
             if (!ec) continue;
             if (stopping_) co_return;
-            if (ec == websocket::error::closed) {
+            // A close frame that came counts even when the teardown after it
+            // failed: a proxy (nginx) may have hung up before our reply,
+            // and Beast then reports the teardown's error instead (1.81).
+            if (ec == websocket::error::closed || ws.reason().code != websocket::close_code::none) {
                 auto code = ws.reason().code;
                 result.clean = code == websocket::close_code::normal || code == websocket::close_code::going_away;
                 result.reason = fmt::format("server closed the connection ({})", describe_close(ws.reason()));

@@ -13,11 +13,14 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wsgather {
 
@@ -55,6 +58,7 @@ private:
         bool clean = false;       // the server closed with 1000 or 1001
         std::chrono::steady_clock::duration up_for{};
         std::optional<Duration> retry_after;
+        std::string location;     // an HTTP redirect's Location, followed at once
         std::string reason;
     };
 
@@ -64,6 +68,11 @@ private:
     template <class Ws> FeedTask<> read_messages(Ws& ws, Attempt& result);
     template <class Ws> void schedule_ping(Ws& ws, TaskGroup& tasks);
     template <class Ws> FeedTask<> close(Ws& ws);
+    // Where the current attempt connects: the feed's URL, or where a redirect led.
+    const FeedSpec& where() const { return redirected_ ? *redirected_ : spec_; }
+    // Points where() at result.location; false (and result.reason says why)
+    // for a loop, too many redirects, or a URL wsgather will not go to.
+    bool follow_redirect(Attempt& result, std::vector<std::string>& visited);
     FeedTask<boost::asio::ip::tcp::resolver::results_type> resolve(
         std::chrono::steady_clock::time_point deadline, Attempt& result);
     // Calls `interrupt` if `deadline` passes before disarm_deadline(); then
@@ -72,12 +81,15 @@ private:
     void disarm_deadline();
     // How long a read may wait for more data now (--coalesce).
     Duration coalesce_time() const;
-    void explain_handshake_answer(int status, std::string_view reason, std::string_view retry_after, Attempt& result);
+    // Sets result from a non-101 answer: its reason, whether to give up, a
+    // Retry-After, a redirect's Location.
+    void explain_handshake_answer(const boost::beast::websocket::response_type& answer, Attempt& result);
     std::string check_handshake_answer(std::string_view subprotocol, std::string_view extensions) const;
 
     FeedExecutor executor_;
     boost::asio::ssl::context* tls_;
     const FeedSpec& spec_;
+    std::unique_ptr<FeedSpec> redirected_;  // only during an attempt that was redirected
     const Options& options_;
     Channel& lines_;
     Quota& quota_;

@@ -34,7 +34,12 @@ FeedSpec parse_feed_argument(std::string_view argument) {
             throw FeedUrlError(fmt::format("invalid feed name '{}' in '{}': a name must be non-empty, "
                                            "without spaces or control characters", name, argument));
     }
+    FeedSpec spec = parse_feed_url(url);
+    if (!name.empty()) spec.name = std::string(name);
+    return spec;
+}
 
+FeedSpec parse_feed_url(std::string_view url) {
     auto parsed = boost::urls::parse_uri(std::string_view(url));
     if (!parsed)
         throw FeedUrlError(fmt::format("invalid URL '{}': {}", url, parsed.error().message()));
@@ -77,14 +82,14 @@ FeedSpec parse_feed_argument(std::string_view argument) {
     if (spec.target.empty() || spec.target.front() != '/') spec.target = "/" + spec.target;
     if (u.has_userinfo()) spec.userinfo = std::string(u.userinfo());
 
-    if (name.empty()) {
-        std::string path(u.encoded_path());
-        if (path == "/") path.clear();
-        spec.name = std::string(u.encoded_host_and_port()) + path;
-    } else {
-        spec.name = std::string(name);
-    }
+    std::string path(u.encoded_path());
+    if (path == "/") path.clear();
+    spec.name = std::string(u.encoded_host_and_port()) + path;
     return spec;
+}
+
+std::string request_url(const FeedSpec& spec) {
+    return fmt::format("{}://{}{}", spec.tls ? "wss" : "ws", spec.host_header, spec.target);
 }
 
 }  // namespace wsgather

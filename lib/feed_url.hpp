@@ -17,4 +17,11 @@ struct FeedUrlError : std::runtime_error {
 // URL's host, its port when one is written, and its path: "host:9000/path".
 FeedSpec parse_feed_argument(std::string_view argument);
 
+// A ws:// or wss:// URL alone (an argument without NAME=, or where a redirect
+// leads); the name is the one derived from the URL.
+FeedSpec parse_feed_url(std::string_view url);
+
+// The URL of `spec` as sent: scheme, Host and target, without user info.
+std::string request_url(const FeedSpec& spec);
+
 }  // namespace wsgather

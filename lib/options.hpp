@@ -32,6 +32,9 @@ struct Header {
 
 struct ConnectOptions {
     std::vector<Header> headers;
+    // Names of headers whose values logs show as "***" (--secret-header),
+    // beside the standard credential headers (lib/redact.hpp).
+    std::vector<std::string> secret_headers;
     std::vector<std::string> subprotocols;
     std::vector<std::string> send;  // text messages sent after every connect
     Duration connect_timeout{std::chrono::seconds(10)};
@@ -53,6 +56,9 @@ inline constexpr Duration max_coalesce{std::chrono::seconds(1)};
 // What a busy feed's reads wait with --coalesce auto: the shortest wait
 // that took W4 to the server's pace (docs/performance.md, "Coalescing reads").
 inline constexpr Duration busy_coalesce{std::chrono::milliseconds(1)};
+
+// Redirects one connection attempt follows before it fails.
+inline constexpr int max_redirects = 5;
 
 struct ReconnectOptions {
     bool enabled = true;

@@ -7,9 +7,15 @@ build_packages=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev doctest-dev
 )
-# The tests also start Debian's python3-websockets server and make a test
-# CA with the openssl command.
-test_packages=(python3 python3-websockets openssl procps)
+# The tests start servers written by others (the interop matrix: Python's
+# websockets, aiohttp, tornado and autobahn, websocketd, Node's ws, nginx in
+# front of one), make a test CA with the openssl command, and build the
+# libFuzzer targets with clang.
+test_packages=(
+  python3 python3-websockets python3-aiohttp python3-tornado python3-autobahn
+  websocketd nodejs node-ws nginx openssl procps
+  clang libfuzzer-14-dev
+)
 
 ensure_packages() {
   local missing=()

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -28,6 +29,8 @@ WSGATHER = os.environ.get("WSGATHER_BIN") or os.path.join(REPO, "build-it", "app
 TEST_SERVER = os.environ.get("WSGATHER_TEST_SERVER") or os.path.join(
     REPO, "build-it", "tests", "server", "wsgather-test-server")
 PY_SERVER = os.path.join(HERE, "py_server.py")
+# Raw-socket server that breaks the WebSocket protocol on purpose (test_hostile).
+HOSTILE_SERVER = os.path.join(HERE, "hostile_server.py")
 # Built with a sanitizer: memory figures say nothing about wsgather.
 SANITIZED = os.environ.get("WSGATHER_SANITIZED") == "1"
 # The Python that has the websockets package (Debian's, not pyenv's).
@@ -112,14 +115,22 @@ class LineReader(_Collector):
     can also look at everything seen so far with `lines`.
     """
 
-    def __init__(self, stream, name):
+    def __init__(self, stream, name, transform=None):
         self._lines = []
         self.cursor = 0
+        # transform(line) -> the line to keep, or None to drop it: for a
+        # server whose events sit inside other output (a log).
+        self._transform = transform
         super().__init__(stream, name)
 
     def _read_all(self):
         for raw in iter(self._stream.readline, b""):
-            self._add(raw.decode("utf-8", "replace").rstrip("\n"))
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if self._transform is not None:
+                line = self._transform(line)
+                if line is None:
+                    continue
+            self._add(line)
 
     def _store(self, line):
         self._lines.append(line)
@@ -210,6 +221,36 @@ def _popen(args, **kwargs):
     return subprocess.Popen(args, stdin=subprocess.DEVNULL, **kwargs)
 
 
+def free_port():
+    """A loopback TCP port that was free a moment ago, for a server that cannot bind port 0.
+
+    Another process may take it before the server binds it: start such a
+    server in a loop that tries a new port when it fails (see wait_listening).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=10.0):
+    """Waits until 127.0.0.1:port accepts connections; False if `proc` ended first.
+
+    Raises HarnessError when neither happens within `timeout`.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise HarnessError(f"nothing listens on port {port} after {timeout}s ({proc.args})")
+        time.sleep(0.02)
+
+
 def kill_process(proc):
     """Kills `proc` if it still runs and reaps it. Only ever our own children."""
     if proc is None:
@@ -240,6 +281,8 @@ class Server:
             command = [TEST_SERVER]
         elif kind == "python":
             command = [PYTHON, PY_SERVER]
+        elif kind == "hostile":
+            command = [PYTHON, HOSTILE_SERVER]
         else:
             raise ValueError(kind)
         if port:

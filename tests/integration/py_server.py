@@ -14,8 +14,9 @@ test server's contract (tests/server/test_server.cpp), with the same stdout:
     CLOSE <target> <code>    (`none` when no close frame came)
 
 Paths: /count?n=N&size=S&rate=R&close=1000|CODE|drop|none, /echo, /headers
-(prints the request headers, then echoes), /mixed, /status/CODE?retry_after=X.
-Anything else gets HTTP 404.
+(prints the request headers, then echoes), /mixed,
+/status/CODE?retry_after=X&location=URL, /loop (HTTP 302 to itself).
+Anything else gets HTTP 404. An HTTP answer is reported as `HTTP <target> <code>`.
 
 Beyond the Beast server's contract: /fragmented sends a few messages split
 into several frames each, then closes with 1000; `--compress` offers
@@ -75,16 +76,22 @@ def query(target):
 async def process_request(target, headers):
     """Answers /status/CODE and unknown paths with plain HTTP."""
     path, params = query(target)
+    answer = None
     if path.startswith("/status/"):
         try:
             code = http.HTTPStatus(int(path[len("/status/"):]))
         except ValueError:
             code = http.HTTPStatus.BAD_REQUEST
-        extra = [("Retry-After", params["retry_after"])] if "retry_after" in params else []
-        return code, extra, f"{code.value}\n".encode()
-    if path not in ("/count", "/echo", "/headers", "/mixed", "/fragmented"):
-        return http.HTTPStatus.NOT_FOUND, [], b"404\n"
-    return None
+        extra = [(name, params[key]) for key, name in (("retry_after", "Retry-After"), ("location", "Location"))
+                 if key in params]
+        answer = code, extra, f"{code.value}\n".encode()
+    elif path == "/loop":
+        answer = http.HTTPStatus.FOUND, [("Location", target)], b""
+    elif path not in ("/count", "/echo", "/headers", "/mixed", "/fragmented"):
+        answer = http.HTTPStatus.NOT_FOUND, [], b"404\n"
+    if answer is not None:
+        emit(f"HTTP {target} {answer[0].value}")
+    return answer
 
 
 async def read_loop(ws, target, echo):

@@ -3,13 +3,14 @@
 import base64
 import email.utils
 import json
+import re
 import signal
 import socket
 import time
 import unittest
 from urllib.parse import quote
 
-from harness import VERSION, IntegrationTest
+from harness import VERSION, IntegrationTest, make_certificates
 
 FAST_BACKOFF = ["--backoff-min", "10ms", "--backoff-max", "20ms"]
 
@@ -219,6 +220,164 @@ class Headers(IntegrationTest):
         self.assertEqual(server.wait_for(r"^OPEN "), f"OPEN {target}")
         [line] = self.lines_of(run)
         self.assertEqual(line["data"], {"k": [1, 2]})
+
+
+def redirect_to(location, status=302):
+    """A /status path that answers with a redirect to `location`."""
+    return f"/status/{status}?location=" + quote(location, safe="")
+
+
+class Redirects(IntegrationTest):
+
+    def test_follows_five_redirects_and_logs_each(self):
+        server = self.start_server("python")
+        target = "/count?n=2"
+        for status in (301, 302, 303, 307, 308):
+            target = redirect_to(target, status)
+        run = self.run_wsgather("-n", "2", "f=" + server.url(target))
+        self.assertStatus(run, 0)
+        self.assertEqual([(l["seq"], l["conn"], l["data"]) for l in self.lines_of(run)],
+                         [(1, 1, {"i": 1}), (2, 1, {"i": 2})])
+        hops = [line for line in run.err_lines if "redirected to" in line]
+        phrases = {301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect",
+                   308: "Permanent Redirect"}
+        self.assertEqual(len(hops), 5, run.describe())
+        for k, (line, status) in enumerate(zip(hops, (308, 307, 303, 302, 301)), start=1):
+            self.assertTrue(line.startswith(f"[f] HTTP {status} {phrases[status]}: redirected to "
+                                            f"ws://127.0.0.1:{server.port}/"), line)
+            self.assertTrue(line.endswith(f"({k} of at most 5)"), line)
+        self.assertIn(f"[f] connected to ws://127.0.0.1:{server.port}/count?n=2 (conn 1)", run.err_lines)
+
+    def test_more_than_five_redirects_is_an_error(self):
+        server = self.start_server("python")
+        target = "/count?n=1"
+        for _ in range(6):
+            target = redirect_to(target)
+        run = self.run_wsgather(*FAST_BACKOFF, "--max-retries", "2", "f=" + server.url(target))
+        self.assertStatus(run, 1)
+        self.assertEqual(run.stdout, b"")
+        self.assertEqual(len([l for l in run.err_lines if "redirected to" in l]), 10, run.describe())
+        self.assertRegex(run.err_text, r"\[f\] warning: HTTP 302 Found: too many redirects \(more than 5\), "
+                                       r"the last to ws://127\.0\.0\.1:\d+/count\?n=1; "
+                                       r"reconnecting in \d+ms")
+        self.assertIn("giving up after 2 failed attempts", run.err_text)
+        # Each attempt starts again at the URL given: six answers per attempt.
+        self.assertEqual(len([e for e in server.events.lines if e.startswith("HTTP ")]), 12)
+
+    def test_loop_is_an_error_and_other_feeds_keep_flowing(self):
+        server = self.start_server("python")
+        good = self.start_server("beast")
+        proc, out, err = self.start_wsgather(*FAST_BACKOFF, "loop=" + server.url("/loop"),
+                                             "good=" + good.url("/count?n=3&close=none"))
+        line = err.wait_for(r"^\[loop\] warning: ")
+        loop = re.escape(f"ws://127.0.0.1:{server.port}/loop")
+        self.assertRegex(line, rf"^\[loop\] warning: HTTP 302 Found: redirect loop: {loop} leads back to {loop}; "
+                               r"reconnecting in \d+ms$")
+        err.wait_count(r"^\[loop\] warning: HTTP 302 Found: redirect loop", 3)
+        out.wait_lines(3)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.wait_exit(proc), 0)
+        lines = self.lines_of(out.wait_eof())
+        self.assertEqual([(l["feed"], l["data"]) for l in lines], [("good", {"i": k}) for k in (1, 2, 3)])
+
+    def test_relative_and_cross_server_redirects(self):
+        first = self.start_server("python")
+        second = self.start_server("python")
+        # A relative Location resolves against the URL that answered.
+        run = self.run_wsgather("-n", "1", first.url("/status/307?location=..%2Fcount%3Fn%3D1"))
+        self.assertStatus(run, 0)
+        self.assertIn(f"redirected to ws://127.0.0.1:{first.port}/count?n=1 (1 of at most 5)", run.err_text)
+        first.wait_for(r"^OPEN /count\?n=1$")
+        # On to another server.
+        run = self.run_wsgather("-n", "1", first.url(redirect_to(second.url("/count?n=1"))))
+        self.assertStatus(run, 0)
+        self.assertEqual([l["data"] for l in self.lines_of(run)], [{"i": 1}])
+        second.wait_for(r"^OPEN /count\?n=1$")
+
+    def test_credentials_go_only_to_their_own_server(self):
+        first = self.start_server("python")
+        second = self.start_server("python")
+        common = ["-H", "Authorization: Bearer t0ken", "-H", "Cookie: c=1", "-H", "X-Api-Key: k3y",
+                  "--secret-header", "x-api-key", "-H", "X-Plain: p", "-s", "hi", "-n", "1"]
+        # Same server: the URL's user info and every header follow the redirect.
+        run = self.run_wsgather(*common, f"ws://u:pw@127.0.0.1:{first.port}" + redirect_to("/headers"))
+        self.assertStatus(run, 0)
+        seen = dict(Headers.headers_seen(self, first))
+        self.assertEqual(seen["Authorization"], "Bearer t0ken")
+        self.assertEqual((seen["Cookie"], seen["X-Api-Key"], seen["X-Plain"]), ("c=1", "k3y", "p"))
+        # Another server: secrets stay behind, the rest follows.
+        run = self.run_wsgather(*common, f"ws://u:pw@127.0.0.1:{first.port}" + redirect_to(second.url("/headers")))
+        self.assertStatus(run, 0)
+        names = [name.lower() for name, _ in Headers.headers_seen(self, second)]
+        self.assertIn("x-plain", names)
+        for secret in ("authorization", "cookie", "x-api-key"):
+            self.assertNotIn(secret, names)
+
+    def test_refused_redirects(self):
+        server = self.start_server("python")
+        for location, problem in (
+                ("http://127.0.0.1:1/", "cannot follow the redirect: unsupported scheme 'http' in "
+                                        "'http://127.0.0.1:1/': use ws:// or wss://"),
+                ("wss://127.0.0.1:1/", "cannot follow the redirect to wss://127.0.0.1:1/: a run without wss:// "
+                                       "feeds has no TLS set up; give that URL instead"),
+                ("ws://[::1", "cannot follow the redirect to 'ws://[::1': not a URL")):
+            with self.subTest(location=location):
+                run = self.run_wsgather("--max-retries", "1", "f=" + server.url(redirect_to(location, 301)))
+                self.assertStatus(run, 1)
+                self.assertEqual(run.err_lines, [f"[f] error: HTTP 301 Moved Permanently: {problem}; "
+                                                 f"giving up after 1 failed attempt"])
+
+    def test_no_downgrade_from_wss_to_ws(self):
+        certs = make_certificates(self.tmp)
+        server = self.start_server("beast", "--tls", certs["cert"], certs["key"])
+        plain = self.start_server("beast")
+        run = self.run_wsgather("--ca-file", certs["ca"], "--max-retries", "1",
+                                f"f=wss://localhost:{server.port}" + redirect_to(plain.url("/count?n=1")))
+        self.assertStatus(run, 1)
+        self.assertEqual(run.err_lines, [f"[f] error: HTTP 302 Found: refused to follow the redirect from wss:// to "
+                                         f"ws://127.0.0.1:{plain.port}/count?n=1; giving up after 1 failed attempt"])
+
+    def test_redirect_without_location_is_a_refusal(self):
+        server = self.start_server("beast")
+        run = self.run_wsgather("--max-retries", "1", "f=" + server.url("/status/302"))
+        self.assertStatus(run, 1)
+        self.assertIn("[f] error: server refused the WebSocket upgrade: HTTP 302 Found; giving up after 1 failed "
+                      "attempt", run.err_lines)
+
+
+class Secrets(IntegrationTest):
+
+    def test_verbose_logs_show_no_secret(self):
+        server = self.start_server("python")
+        run = self.run_wsgather("-v", "-H", "Authorization: Bearer t0ken", "-H", "cookie: c=s3cret",
+                                "-H", "X-Api-Key: k3y", "--secret-header", "X-API-KEY", "-H", "X-Plain: visible",
+                                "-s", "hi", "-n", "1", f"f=ws://u:pw@127.0.0.1:{server.port}/headers")
+        self.assertStatus(run, 0)
+        request = [l for l in run.err_lines if l.startswith("[f] handshake request: GET /headers; ")]
+        self.assertEqual(len(request), 1, run.describe())
+        for shown in ("Authorization: ***", "cookie: ***", "X-Api-Key: ***", "X-Plain: visible"):
+            self.assertIn(shown, request[0])
+        self.assertIn("[f] handshake answer: HTTP 101 Switching Protocols; ", run.err_text)
+        for secret in ("t0ken", "s3cret", "k3y", "pw@", base64.b64encode(b"u:pw").decode()):
+            self.assertNotIn(secret, run.err_text)
+        seen = dict(Headers.headers_seen(self, server))
+        self.assertEqual((seen["Authorization"], seen["cookie"], seen["X-Api-Key"]), ("Bearer t0ken", "c=s3cret", "k3y"))
+
+    def test_errors_show_no_secret(self):
+        run = self.run_wsgather("-H", "Authorization: Bearer t0ken\r", "ws://127.0.0.1:1/")
+        self.assertStatus(run, 2)
+        self.assertEqual(run.err_lines, ["wsgather: invalid header 'Authorization: ***' for --header: line breaks "
+                                         "are not allowed in a value"])
+        run = self.run_wsgather("--secret-header", "X-Key", "-H", "x-key: k3y\n", "ws://127.0.0.1:1/")
+        self.assertStatus(run, 2)
+        self.assertEqual(run.err_lines, ["wsgather: invalid header 'x-key: ***' for --header: line breaks are not "
+                                         "allowed in a value"])
+
+    def test_bad_secret_header_name(self):
+        run = self.run_wsgather("--secret-header", "X-Key: v", "ws://127.0.0.1:1/")
+        self.assertStatus(run, 2)
+        self.assertEqual(run.err_lines, ["wsgather: invalid header name 'X-Key: v' for --secret-header: use a name "
+                                         "alone, without ':' or a value"])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 // Prints "PORT <n>" once listening, then one event line per happening
 // (HEADER, OPEN, RECV, RECVBIN, CLOSE), flushed at once so that tests can wait
 // on them. The request target picks the behaviour: /count, /echo, /headers,
-// /mixed, /status/CODE, /mute, /subprotocol; anything else gets HTTP 404.
+// /mixed, /status/CODE[?retry_after=&location=], /mute, /subprotocol;
+// anything else gets HTTP 404.
 
 #include "peer_support.hpp"
 
@@ -144,6 +145,7 @@ enum class Mode { echo, script, mute };
 struct Plan {
     unsigned http_status = 0; // non-zero: refuse the upgrade with this status
     std::string retry_after;
+    std::string location;     // a redirect's Location header
     Mode mode = Mode::echo;
     bool print_headers = false;
     std::optional<std::string> select_protocol;
@@ -230,11 +232,13 @@ Plan route(Request const& req)
         if (!code || *code < 200 || *code > 599)
             return refuse_with(400);
         Plan plan = refuse_with(*code);
-        if (auto v = query_value(url, "retry_after")) {
-            // It goes into a header verbatim: no line breaks smuggled in.
-            if (v->find_first_of("\r\n") != std::string::npos)
-                return refuse_with(400);
-            plan.retry_after = *v;
+        // These go into headers verbatim: no line breaks smuggled in.
+        for (auto [key, field] : {std::pair{"retry_after", &plan.retry_after}, std::pair{"location", &plan.location}}) {
+            if (auto v = query_value(url, key)) {
+                if (v->find_first_of("\r\n") != std::string::npos)
+                    return refuse_with(400);
+                *field = *v;
+            }
         }
         return plan;
     }
@@ -285,6 +289,8 @@ awaitable<void> refuse(Stream& stream, Request const& req, Plan const& plan)
     res.set(http::field::content_type, "text/plain");
     if (!plan.retry_after.empty())
         res.set(http::field::retry_after, plan.retry_after);
+    if (!plan.location.empty())
+        res.set(http::field::location, plan.location);
     res.keep_alive(false);
     res.body() = std::to_string(plan.http_status) + "\n";
     res.prepare_payload();

@@ -162,3 +162,16 @@ TEST_CASE("feed scheme is case-insensitive") {
     CHECK(spec.tls);
     CHECK(spec.port == "443");
 }
+
+// Where a redirect leads: an '=' before "://" is part of the URL, not a name.
+TEST_CASE("a URL alone has the derived name and no NAME= part") {
+    FeedSpec spec = parse_feed_url("ws://h:81/a?b=c");
+    CHECK(spec.name == "h:81/a");
+    CHECK(spec.target == "/a?b=c");
+    CHECK_THROWS_AS(parse_feed_url("x=ws://h/"), FeedUrlError);
+}
+
+TEST_CASE("request URL: scheme, Host and target, without user info") {
+    CHECK(request_url(parse_feed_url("wss://u:p@[::1]:8443/p?q")) == "wss://[::1]:8443/p?q");
+    CHECK(request_url(parse_feed_url("ws://h")) == "ws://h/");
+}
