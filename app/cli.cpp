@@ -13,6 +13,7 @@
 #include <array>
 #include <cctype>
 #include <map>
+#include <set>
 
 namespace wsgather {
 namespace {
@@ -85,6 +86,10 @@ Header header_value(const std::string& text, const std::vector<std::string>& sec
     if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
         throw UsageError(fmt::format("invalid header '{}' for --header: line breaks are not allowed in a value",
                                      printable_header(name, value, secret_headers)));
+    // RFC 9110, 5.5: a field value holds no control character but tab.
+    if (std::any_of(value.begin(), value.end(), [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }))
+        throw UsageError(fmt::format("invalid header '{}' for --header: control characters are not allowed in a "
+                                     "value", printable_header(name, value, secret_headers)));
     // These belong to the handshake itself; each has its own option or none.
     static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> reserved{{
         {"Sec-WebSocket-Protocol", "use --subprotocol"},
@@ -98,6 +103,10 @@ Header header_value(const std::string& text, const std::vector<std::string>& sec
         if (boost::beast::iequals(name, reserved_name))
             throw UsageError(fmt::format("invalid header '{}' for --header: {} cannot be set this way ({})", text,
                                          reserved_name, hint));
+    constexpr std::string_view handshake_prefix = "Sec-WebSocket-";
+    if (boost::beast::iequals(name.substr(0, handshake_prefix.size()), handshake_prefix))
+        throw UsageError(fmt::format("invalid header '{}' for --header: Sec-WebSocket-* headers belong to the "
+                                     "handshake", text));
     return Header{std::string(name), std::string(value)};
 }
 
@@ -110,7 +119,21 @@ struct RawArguments {
     std::string ca_file, cert_file, key_file;
     std::string format = "jsonl", output, buffer = "1024", count, duration, threads = "1";
     bool compress = false, no_reconnect = false, insecure = false, quiet = false, verbose = false;
+    // Options without a default that were on the command line: an empty
+    // value given is an error, not the option left out.
+    std::set<std::string> given;
 };
+
+// Options whose absence means something (stdout, the system store, no limit).
+constexpr std::array<const char*, 7> options_without_default{
+    "--max-retries", "--ca-file", "--cert", "--key", "--output", "--count", "--duration"};
+
+// A file name for `option`: given, it cannot be empty.
+std::string file_value(const RawArguments& raw, const char* option, const std::string& text) {
+    if (raw.given.contains(option) && text.empty())
+        throw UsageError(fmt::format("invalid file '' for {}: give a file name", option));
+    return text;
+}
 
 void define_options(CLI::App& app, RawArguments& raw) {
     // One value per occurrence: `-H "A: b" ws://x` must leave the URL alone.
@@ -160,6 +183,28 @@ void define_options(CLI::App& app, RawArguments& raw) {
     app.add_flag("-q,--quiet", raw.quiet, "Log errors only");
     app.add_flag("-v,--verbose", raw.verbose, "Log more detail");
     app.set_version_flag("-V,--version", "wsgather " WSGATHER_VERSION);
+}
+
+// CLI11 takes "--option=" with nothing after '=' as the option without its
+// value, which it then takes from the next argument (a URL): here it becomes
+// "--option" "" so that the empty value is checked like any other.
+// CLI11 wants the arguments in reverse order.
+std::vector<std::string> split_empty_values(int argc, const char* const* argv) {
+    std::vector<std::string> args;
+    bool options_over = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--") options_over = true;
+        if (!options_over && arg.size() > 3 && arg.starts_with("--") && arg.ends_with('=') &&
+            arg.find('=') == arg.size() - 1) {
+            args.emplace_back(arg.substr(0, arg.size() - 1));
+            args.emplace_back();
+        } else {
+            args.emplace_back(arg);
+        }
+    }
+    std::reverse(args.begin(), args.end());
+    return args;
 }
 
 Options check(const RawArguments& raw) {
@@ -215,11 +260,11 @@ Options check(const RawArguments& raw) {
     reconnect.backoff_max = duration_value("--backoff-max", raw.backoff_max, false);
     if (reconnect.backoff_min > reconnect.backoff_max)
         throw UsageError(fmt::format("--backoff-min {} is more than --backoff-max {}", raw.backoff_min, raw.backoff_max));
-    if (!raw.max_retries.empty()) reconnect.max_retries = count_value("--max-retries", raw.max_retries);
+    if (raw.given.contains("--max-retries")) reconnect.max_retries = count_value("--max-retries", raw.max_retries);
 
-    options.tls.ca_file = raw.ca_file;
-    options.tls.cert_file = raw.cert_file;
-    options.tls.key_file = raw.key_file;
+    options.tls.ca_file = file_value(raw, "--ca-file", raw.ca_file);
+    options.tls.cert_file = file_value(raw, "--cert", raw.cert_file);
+    options.tls.key_file = file_value(raw, "--key", raw.key_file);
     options.tls.insecure = raw.insecure;
     if (!raw.key_file.empty() && raw.cert_file.empty())
         throw UsageError(fmt::format("--key '{}' needs a client certificate: add --cert FILE", raw.key_file));
@@ -227,11 +272,11 @@ Options check(const RawArguments& raw) {
     if (raw.format == "jsonl") options.output.format = Format::jsonl;
     else if (raw.format == "raw") options.output.format = Format::raw;
     else throw UsageError(fmt::format("invalid format '{}' for --format: use jsonl or raw", raw.format));
-    options.output.path = raw.output;
+    options.output.path = file_value(raw, "--output", raw.output);
     options.output.buffer = count_value("--buffer", raw.buffer);
 
-    if (!raw.count.empty()) options.run.count = count_value("--count", raw.count);
-    if (!raw.duration.empty()) options.run.duration = duration_value("--duration", raw.duration, false);
+    if (raw.given.contains("--count")) options.run.count = count_value("--count", raw.count);
+    if (raw.given.contains("--duration")) options.run.duration = duration_value("--duration", raw.duration, false);
     options.run.threads = count_value("--threads", raw.threads);
     if (options.run.threads > max_threads)
         throw UsageError(fmt::format("invalid number '{}' for --threads: at most {}", raw.threads, max_threads));
@@ -253,7 +298,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
 
     CommandLine result;
     try {
-        app.parse(argc, argv);
+        app.parse(split_empty_values(argc, argv));
+        for (const char* option : options_without_default)
+            if (app.count(option) > 0) raw.given.insert(option);
         result.options = check(raw);
     } catch (const CLI::CallForHelp&) {
         result.out = app.help();

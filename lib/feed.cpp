@@ -20,6 +20,7 @@
 #include <boost/url/url.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <tuple>
 
 namespace wsgather {
@@ -395,11 +396,15 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
         co_return;
     }
     if (handshake_error) {
-        result.reason = handshake_error == beast::error::timeout
-                            ? fmt::format("WebSocket handshake with {}: no answer within {}", server.host_header,
-                                          format_duration(connect.connect_timeout))
-                            : fmt::format("WebSocket handshake with {} failed: {}", server.host_header,
-                                          handshake_error.message());
+        if (handshake_error == beast::error::timeout)
+            result.reason = fmt::format("WebSocket handshake with {}: no answer within {}", server.host_header,
+                                        format_duration(connect.connect_timeout));
+        else if (handshake_error == http::error::end_of_stream || handshake_error == http::error::partial_message)
+            result.reason = fmt::format("WebSocket handshake with {} failed: the server closed the connection "
+                                        "before its answer was complete", server.host_header);
+        else
+            result.reason = fmt::format("WebSocket handshake with {} failed: {}", server.host_header,
+                                        handshake_error.message());
         co_return;
     }
     // Beast 1.81 checks neither of these itself.
@@ -436,7 +441,11 @@ void Feed::explain_handshake_answer(const websocket::response_type& answer, Atte
         result.location = location;
         return;
     }
-    result.reason = fmt::format("server refused the WebSocket upgrade: HTTP {} {}", status, log::one_line(reason));
+    if (status >= 200 && status < 300)
+        result.reason = fmt::format("server answered the WebSocket upgrade with HTTP {} {}, not 101", status,
+                                    log::one_line(reason));
+    else
+        result.reason = fmt::format("server refused the WebSocket upgrade: HTTP {} {}", status, log::one_line(reason));
     if (status == 401 || status == 403 || status == 404) {
         result.give_up = true;
         return;
@@ -527,6 +536,13 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
             } else if (ec == websocket::error::message_too_big) {
                 result.reason = fmt::format("a message exceeded the maximum message size ({})",
                                             format_size(options_.connect.max_message_size));
+            } else if (ec == websocket::error::bad_frame_payload) {
+                result.reason = "server sent text that is not valid UTF-8 (closed with 1007)";
+            } else if (ec == websocket::condition::protocol_violation) {
+                // Beast has sent the close frame; its words start with a capital.
+                std::string what = ec.message();
+                if (!what.empty()) what.front() = static_cast<char>(std::tolower(static_cast<unsigned char>(what.front())));
+                result.reason = fmt::format("server broke the WebSocket protocol (closed with 1002): {}", what);
             } else if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
                 result.reason = "server dropped the connection without a close frame";
             } else {

@@ -6,6 +6,7 @@
 #include <boost/url/url.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 
 namespace wsgather {
@@ -34,6 +35,8 @@ FeedSpec parse_feed_argument(std::string_view argument) {
             throw FeedUrlError(fmt::format("invalid feed name '{}' in '{}': a name must be non-empty, "
                                            "without spaces or control characters", name, argument));
     }
+    if (url.empty())
+        throw FeedUrlError(fmt::format("invalid feed '{}': no URL after '='", argument));
     FeedSpec spec = parse_feed_url(url);
     if (!name.empty()) spec.name = std::string(name);
     return spec;
@@ -41,8 +44,19 @@ FeedSpec parse_feed_argument(std::string_view argument) {
 
 FeedSpec parse_feed_url(std::string_view url) {
     auto parsed = boost::urls::parse_uri(std::string_view(url));
-    if (!parsed)
-        throw FeedUrlError(fmt::format("invalid URL '{}': {}", url, parsed.error().message()));
+    if (!parsed) {
+        // Boost.URL's own words ("mismatch", "leftover") tell a user nothing.
+        std::string_view problem = "not a valid URL";
+        if (url.empty()) problem = "empty";
+        else if (url.find("://") == std::string_view::npos) problem = "no scheme: write ws:// or wss:// first";
+        else if (std::any_of(url.begin(), url.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; }))
+            problem = "spaces and control characters must be percent-encoded (%20)";
+        else if (url.find('[') != std::string_view::npos || url.find(']') != std::string_view::npos)
+            problem = "an IPv6 address is written in brackets, like [::1]";
+        else if (url.find('%') != std::string_view::npos)
+            problem = "'%' must begin an escape of two hex digits, like %20";
+        throw FeedUrlError(fmt::format("invalid URL '{}': {}", url, problem));
+    }
     const auto& u = *parsed;
 
     FeedSpec spec;
@@ -64,11 +78,17 @@ FeedSpec parse_feed_url(std::string_view url) {
         throw FeedUrlError(fmt::format("invalid URL '{}': no host", url));
     if (u.host_type() == boost::urls::host_type::ipvfuture)
         throw FeedUrlError(fmt::format("invalid URL '{}': unsupported host", url));
-    // Boost.URL 1.81's port_number() wraps past 65535, so check the text.
-    if (u.has_port()) {
-        auto port = parse_count(std::string_view(u.port()));
+    // Boost.URL 1.81 takes the leading digits of "80:90" or "8a0" as the port
+    // and leaves the rest at the start of the path; its port_number() wraps
+    // past 65535. So the port is checked as text, with that rest.
+    std::string_view encoded_path = u.encoded_path();
+    std::string_view rest =
+        encoded_path.starts_with('/') ? std::string_view{} : encoded_path.substr(0, encoded_path.find('/'));
+    if (u.has_port() || !rest.empty()) {
+        std::string port_text = std::string(u.port()) + std::string(rest);
+        auto port = parse_count(port_text);
         if (!port || *port == 0 || *port > 65535)
-            throw FeedUrlError(fmt::format("invalid URL '{}': bad port '{}'", url, std::string_view(u.port())));
+            throw FeedUrlError(fmt::format("invalid URL '{}': bad port '{}'", url, port_text));
     }
     if (u.has_fragment())
         throw FeedUrlError(fmt::format("invalid URL '{}': a WebSocket URL cannot have a #fragment", url));

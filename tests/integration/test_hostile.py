@@ -115,50 +115,50 @@ class HostileServer(IntegrationTest):
     # -- frames: the client must close with 1002, 1007 or 1009
 
     def test_invalid_utf8(self):
-        self.run_case("/invalid-utf8", "connection lost: The WebSocket frame payload was not valid utf8", 1007)
+        self.run_case("/invalid-utf8", "server sent text that is not valid UTF-8 (closed with 1007)", 1007)
 
     def test_reserved_bits(self):
         for bit in (1, 2, 3):
             with self.subTest(rsv=bit):
                 self.run_case(f"/reserved-bits?bit={bit}",
-                              "connection lost: The WebSocket frame contained illegal reserved bits", 1002)
+                              "server broke the WebSocket protocol (closed with 1002): the WebSocket frame contained illegal reserved bits", 1002)
 
     def test_rsv1_when_compression_offered_but_not_accepted(self):
         # --compress offers permessage-deflate; the server's answer does not
         # enable it, so RSV1 is as illegal as without the offer.
-        self.run_case("/reserved-bits?bit=1", "connection lost: The WebSocket frame contained illegal reserved bits",
+        self.run_case("/reserved-bits?bit=1", "server broke the WebSocket protocol (closed with 1002): the WebSocket frame contained illegal reserved bits",
                       1002, args=["--compress"])
 
     def test_masked_frame(self):
-        self.run_case("/masked", "connection lost: The WebSocket frame was masked", 1002)
+        self.run_case("/masked", "server broke the WebSocket protocol (closed with 1002): the WebSocket frame was masked", 1002)
 
     def test_control_frame_too_big(self):
-        self.run_case("/big-control", "connection lost: The WebSocket control frame size was invalid", 1002)
+        self.run_case("/big-control", "server broke the WebSocket protocol (closed with 1002): the WebSocket control frame size was invalid", 1002)
 
     def test_fragmented_control_frame(self):
-        self.run_case("/fragmented-control", "connection lost: The WebSocket control frame was fragmented", 1002)
+        self.run_case("/fragmented-control", "server broke the WebSocket protocol (closed with 1002): the WebSocket control frame was fragmented", 1002)
 
     def test_continuation_without_start(self):
         self.run_case("/continuation-without-start",
-                      "connection lost: The WebSocket continuation frame was unexpected", 1002)
+                      "server broke the WebSocket protocol (closed with 1002): the WebSocket continuation frame was unexpected", 1002)
 
     def test_new_message_inside_fragmented_one(self):
-        self.run_case("/interleaved-message", "connection lost: The WebSocket data frame was unexpected", 1002)
+        self.run_case("/interleaved-message", "server broke the WebSocket protocol (closed with 1002): the WebSocket data frame was unexpected", 1002)
 
     def test_reserved_opcodes(self):
         for opcode in (3, 11):  # a reserved data and a reserved control opcode
             with self.subTest(opcode=opcode):
                 self.run_case(f"/bad-opcode?op={opcode}",
-                              "connection lost: The WebSocket frame contained an illegal opcode", 1002)
+                              "server broke the WebSocket protocol (closed with 1002): the WebSocket frame contained an illegal opcode", 1002)
 
     def test_non_canonical_length(self):
-        self.run_case("/non-canonical-length", "connection lost: The WebSocket frame size was not canonical", 1002)
+        self.run_case("/non-canonical-length", "server broke the WebSocket protocol (closed with 1002): the WebSocket frame size was not canonical", 1002)
 
     def test_invalid_close_code_from_server(self):
         for code in (999, 1005):  # out of range; reserved, never sent in a frame
             with self.subTest(code=code):
                 self.run_case(f"/bad-close-code?code={code}",
-                              "connection lost: The WebSocket close frame reason code was invalid", 1002)
+                              "server broke the WebSocket protocol (closed with 1002): the WebSocket close frame reason code was invalid", 1002)
 
     def test_message_too_big(self):
         for fragments in (1, 4):  # one frame over the limit; frames each under it
@@ -175,7 +175,7 @@ class HostileServer(IntegrationTest):
                       "The WebSocket handshake Sec-WebSocket-Accept field is invalid")
 
     def test_status_200(self):
-        self.run_case("/status-200", "server refused the WebSocket upgrade: HTTP 200 OK")
+        self.run_case("/status-200", "server answered the WebSocket upgrade with HTTP 200 OK, not 101")
 
     def test_unrequested_subprotocol(self):
         self.run_case("/unrequested-subprotocol?protocol=x-chat",
@@ -204,7 +204,7 @@ class HostileServer(IntegrationTest):
         self.assertEqual([(line["conn"], line["type"], line["data"]) for line in self.lines_of(run)],
                          [(1, kind, value) for kind, value in HELLO])
         self.assertEqual(run.err_lines, [f"[bad] connected to {self.server.url('/masked')} (conn 1)",
-                                         "[bad] error: connection lost: The WebSocket frame was masked"])
+                                         "[bad] error: server broke the WebSocket protocol (closed with 1002): the WebSocket frame was masked"])
         self.assertEqual(self.server.wait_for(r"^CLOSE ", timeout=WAIT), "CLOSE /masked 1002")
 
 

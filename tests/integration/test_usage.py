@@ -142,7 +142,6 @@ def quoted(value):
 # Hostile command lines, table-driven: every row must give exit status 2 and
 # one stderr line that names the bad value (quoted as wsgather quotes it) and
 # its option. Each table ends with one probe that no row connected anywhere.
-# Rows marked FIXME(lead) are what wsgather should do but does not yet.
 
 # A bad URL next to a good one. The value is the URL as written.
 MALFORMED_URLS = [
@@ -153,9 +152,8 @@ MALFORMED_URLS = [
     # bad port
     "ws://127.0.0.1:99999/x", "ws://127.0.0.1:65536/x", "ws://127.0.0.1:abc/x", "ws://127.0.0.1:-1/x",
     "ws://127.0.0.1:/x", "ws://127.0.0.1:00000/x", "ws://[::1]:99999/x",
-    # FIXME(lead): each is accepted (status 124 under `timeout`) and connects to another port,
-    # 127.0.0.1:80, :8 and :9: Boost.URL 1.81 keeps only the leading digits of the port.
-    # "ws://127.0.0.1:80:90/x", "ws://127.0.0.1:8a0/x", "ws://127.0.0.1:9:/x",
+    # Boost.URL 1.81 alone would keep the leading digits and connect to :80, :8 and :9.
+    "ws://127.0.0.1:80:90/x", "ws://127.0.0.1:8a0/x", "ws://127.0.0.1:9:/x",
     # fragments, even empty ones
     "ws://127.0.0.1/x#", "wss://127.0.0.1/x?a=1#top",
     # spaces and control characters
@@ -177,9 +175,7 @@ BAD_DURATIONS = [(option, value) for option in DURATION_OPTIONS for value in ("-
     ("--coalesce", value) for value in ("abc", "1x", "inf", "-1", "1e3ms")] + [
     ("-t", "-5"), ("--connect-timeout", "0.0001s"), ("--backoff-min", "0.4ms"),
     ("--connect-timeout", ""), ("--ping-interval", ""), ("--ping-timeout", ""), ("--backoff-min", ""),
-    ("--backoff-max", ""), ("--coalesce", ""),
-    # FIXME(lead): an empty --duration is taken as no --duration: wsgather runs for ever.
-    # ("--duration", ""), ("-t", ""),
+    ("--backoff-max", ""), ("--coalesce", ""), ("--duration", ""), ("-t", ""),
 ]
 
 BAD_SIZES = ["", "abc", "-1", "1TB", "1TB?", "99999999999999999999GiB", "99999999999999999999", "1e3", "0.1",
@@ -191,8 +187,7 @@ BAD_COUNTS = [(option, value) for option in COUNT_OPTIONS for value in ("-1", "x
     (option, value) for option in ("--count", "--threads")
     for value in ("1.0", "+1", " 1", "1 ", "1e3", "0x10", "00")] + [
     ("--buffer", ""), ("--threads", ""), ("--threads", "257"), ("--threads", "18446744073709551615"),
-    # FIXME(lead): an empty --count or --max-retries is taken as none given: wsgather runs for ever.
-    # ("-n", ""), ("--count", ""), ("--max-retries", ""),
+    ("-n", ""), ("--count", ""), ("--max-retries", ""),
 ]
 
 BAD_HEADERS = [
@@ -200,10 +195,9 @@ BAD_HEADERS = [
     "Upgrade: websocket", "upgrade: h2c", "Sec-WebSocket-Key: abc", "sec-websocket-version: 13",
     "Sec-WebSocket-Extensions: permessage-deflate", "CONNECTION: Upgrade",
     "X: a\r\nInjected: b", "X: a\nb", "X: a\rb", "X: \r\n",
-    # FIXME(lead): accepted; docs/cli.md says every Sec-WebSocket-* header is refused.
-    # "Sec-WebSocket-Accept: x", "Sec-WebSocket-Foo: x",
-    # FIXME(lead): accepted and sent; RFC 9110 allows no control characters in a field value.
-    # "X: a\x01b", "X: a\x7fb",
+    "Sec-WebSocket-Accept: x", "Sec-WebSocket-Foo: x",
+    # RFC 9110 allows no control characters but tab in a field value.
+    "X: a\x01b", "X: a\x7fb",
 ]
 
 
@@ -274,8 +268,7 @@ class HostileCommandLines(IntegrationTest):
             ("a=ws://", [quoted("ws://")]),
             # A name that clashes with the other feed's default name.
             (f"{default_name}={url}", [f"duplicate feed name {quoted(default_name)}"]),
-            # FIXME(lead): says only "invalid URL '': mismatch", without the argument 'a='.
-            # ("a=", [quoted("a=")]),
+            ("a=", [quoted("a="), "no URL"]),
         ]
         self.check_table([(dict(argument=argument), [self.good, argument], names) for argument, names in cases])
 
@@ -304,18 +297,15 @@ class HostileCommandLines(IntegrationTest):
     def test_other_empty_values(self):
         self.check_table([(dict(option=option), [option, "", self.good], ["''", option])
                           for option in ("--format", "--subprotocol")])
-        # FIXME(lead): each empty value is taken as the option not given (stdout; the
-        # system CA store; no client certificate) and the run goes on.
-        # self.check_table([(dict(option=option), [option, "", self.good], ["''", option])
-        #                   for option in ("-o", "--ca-file", "--cert")])
+        # Given empty, these are errors, not the option left out (stdout, the system store, no certificate).
+        self.check_table([(dict(option=option), [option, "", self.good], ["''", "--output" if option == "-o" else option])
+                          for option in ("-o", "--ca-file", "--cert", "--key")])
 
-    # FIXME(lead): `--OPTION=` with nothing after '=' takes the NEXT argument as its value:
-    # `--connect-timeout= URL` says "no feed URL given", and with two URLs it names the
-    # first URL as the bad duration. It should name '' and the option.
-    # def test_empty_value_after_equals(self):
-    #     self.check_table([(dict(option=option), [f"{option}=", self.good, self.server.url("/count")], ["''", option])
-    #                       for option in DURATION_OPTIONS + ["--max-message-size", "--count", "--buffer",
-    #                                                         "--max-retries", "--threads"]])
+    def test_empty_value_after_equals(self):
+        # CLI11 alone would take the next argument (a URL) as the value.
+        self.check_table([(dict(option=option), [f"{option}=", self.good, self.server.url("/count")], ["''", option])
+                          for option in DURATION_OPTIONS + ["--max-message-size", "--count", "--buffer",
+                                                            "--max-retries", "--threads", "--output", "--ca-file"]])
 
 
 class HelpAndVersion(IntegrationTest):
