@@ -583,28 +583,56 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
 // The liveness check is a chain of callbacks, not a coroutine: it runs beside
 // every open connection, and for an idle feed a coroutine frame and its spawn
 // cost more memory than the rest of the check (docs/performance.md, W6).
+// A ping goes out every --ping-interval; the peer is dead when nothing at
+// all has come within --ping-timeout of the oldest ping not yet answered.
+// So a peer that goes silent is found within interval + timeout.
 template <class Ws>
 void Feed::schedule_ping(Ws& ws, TaskGroup& tasks) {
-    timer_.expires_after(options_.connect.ping_interval);
+    unanswered_ping_.reset();
+    ping_in_flight_ = false;
+    next_ping_ = steady_clock::now() + options_.connect.ping_interval;
+    wait_for_liveness_event(ws, tasks);
+}
+
+template <class Ws>
+void Feed::wait_for_liveness_event(Ws& ws, TaskGroup& tasks) {
+    auto when = next_ping_;
+    if (unanswered_ping_) when = std::min(when, *unanswered_ping_ + options_.connect.ping_timeout);
+    timer_.expires_at(when);
     timer_.async_wait(tasks.track([this, &ws, &tasks](error_code ec) {
         if (ec || session_over_) return;
-        // While the reader waits for room in the channel it cannot see a
-        // pong, so there is nothing to check.
-        if (paused_) return schedule_ping(ws, tasks);
-        ws.async_ping({}, tasks.track([this, &ws, &tasks, before_ping = signs_of_life_](error_code ec) {
-            if (ec || session_over_) return;
-            timer_.expires_after(options_.connect.ping_timeout);
-            timer_.async_wait(tasks.track([this, &ws, &tasks, before_ping](error_code ec) {
-                if (ec || session_over_) return;
-                if (paused_ || signs_of_life_ != before_ping) return schedule_ping(ws, tasks);
-                peer_dead_ = true;
-                // Closing the socket, not cancelling the read, is the safe
-                // way to end a Beast read in progress (beast#1117).
-                error_code ignored;
-                beast::get_lowest_layer(ws).close(ignored);
-            }));
-        }));
+        check_liveness(ws, tasks);
     }));
+}
+
+template <class Ws>
+void Feed::check_liveness(Ws& ws, TaskGroup& tasks) {
+    const ConnectOptions& connect = options_.connect;
+    auto now = steady_clock::now();
+    // Any frame since the oldest unanswered ping answers it. While the reader
+    // waits for room in the channel it cannot hear the peer: nothing to judge.
+    if (paused_ || signs_of_life_ != signs_at_ping_) unanswered_ping_.reset();
+    if (unanswered_ping_ && now >= *unanswered_ping_ + connect.ping_timeout) {
+        peer_dead_ = true;
+        // Closing the socket, not cancelling the read, is the safe way to
+        // end a Beast read in progress (beast#1117).
+        error_code ignored;
+        beast::get_lowest_layer(ws).close(ignored);
+        return;
+    }
+    if (now >= next_ping_) {
+        next_ping_ = now + connect.ping_interval;
+        // One ping at a time: a ping still queued behind a write says nothing new.
+        if (!paused_ && !ping_in_flight_) {
+            if (!unanswered_ping_) {
+                unanswered_ping_ = now;
+                signs_at_ping_ = signs_of_life_;
+            }
+            ping_in_flight_ = true;
+            ws.async_ping({}, tasks.track([this](error_code) { ping_in_flight_ = false; }));
+        }
+    }
+    wait_for_liveness_event(ws, tasks);
 }
 
 template <class Ws>

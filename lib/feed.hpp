@@ -66,7 +66,10 @@ private:
     template <class Ws> FeedTask<> open(Ws& ws, Attempt& result);
     template <class Ws> FeedTask<> session(Ws& ws, Attempt& result);
     template <class Ws> FeedTask<> read_messages(Ws& ws, Attempt& result);
+    // The liveness check: pings, and a verdict on each (lib/feed.cpp).
     template <class Ws> void schedule_ping(Ws& ws, TaskGroup& tasks);
+    template <class Ws> void wait_for_liveness_event(Ws& ws, TaskGroup& tasks);
+    template <class Ws> void check_liveness(Ws& ws, TaskGroup& tasks);
     template <class Ws> FeedTask<> close(Ws& ws);
     // Where the current attempt connects: the feed's URL, or where a redirect led.
     const FeedSpec& where() const { return redirected_ ? *redirected_ : spec_; }
@@ -114,6 +117,10 @@ private:
     // only to know whether any came after its ping, and a counter is cheaper
     // than a clock read per frame.
     std::uint64_t signs_of_life_ = 0;
+    std::uint64_t signs_at_ping_ = 0;  // signs_of_life_ when unanswered_ping_ went out
+    std::optional<std::chrono::steady_clock::time_point> unanswered_ping_;  // the oldest ping not answered
+    std::chrono::steady_clock::time_point next_ping_;
+    bool ping_in_flight_ = false;  // async_ping not yet complete
     BusyFeed busy_;  // with --coalesce auto
     std::function<void()> on_stop_;  // how stop() interrupts the current step
 };

@@ -96,11 +96,20 @@ FeedSpec parse_feed_url(std::string_view url) {
     // host_address() drops the brackets of an IPv6 literal, which DNS and
     // certificate checks need; the Host header keeps them.
     spec.host = std::string(u.host_address());
+    // host_address() decodes %XX: "a%00b" would be "a" to DNS and "a%00b" in
+    // the Host header.
+    if (std::any_of(spec.host.begin(), spec.host.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; }))
+        throw FeedUrlError(fmt::format("invalid URL '{}': the host holds an encoded space or control character", url));
     spec.port = u.has_port() ? std::string(u.port()) : std::string(spec.tls ? "443" : "80");
     spec.host_header = std::string(u.encoded_host_and_port());
     spec.target = std::string(u.encoded_target());
     if (spec.target.empty() || spec.target.front() != '/') spec.target = "/" + spec.target;
-    if (u.has_userinfo()) spec.userinfo = std::string(u.userinfo());
+    if (u.has_userinfo()) {
+        // Basic authentication splits at the first ':' (RFC 7617).
+        if (std::string(u.user()).find(':') != std::string::npos)
+            throw FeedUrlError(fmt::format("invalid URL '{}': a user name cannot contain ':'", spec.url));
+        spec.userinfo = std::string(u.userinfo());
+    }
 
     std::string path(u.encoded_path());
     if (path == "/") path.clear();

@@ -2,6 +2,8 @@
 
 #include "utf8.hpp"
 
+#include <cmath>
+#include <cstdlib>
 #include <optional>
 
 namespace wsgather {
@@ -128,19 +130,32 @@ private:
         std::size_t start = pos_;
         if (!at_end() && peek() == '-') ++pos_;
         if (at_end()) return false;
+        std::size_t integer_start = pos_;
         if (peek() == '0') ++pos_;
         else if (!digits()) return false;
+        bool long_integer = pos_ - integer_start > 308;
         if (!at_end() && peek() == '.') {
             ++pos_;
             if (!digits()) return false;
         }
-        if (!at_end() && (peek() == 'e' || peek() == 'E')) {
+        bool exponent = !at_end() && (peek() == 'e' || peek() == 'E');
+        if (exponent) {
             ++pos_;
             if (!at_end() && (peek() == '+' || peek() == '-')) ++pos_;
             if (!digits()) return false;
         }
+        // 1e400 is valid JSON, but strict parsers (nlohmann, serde_json, Go)
+        // refuse a number beyond a double's range, and with it the whole
+        // line: such a message is written as text. Only a number with an
+        // exponent or over 308 digits can be that large.
+        if ((exponent || long_integer) && beyond_double(text_.substr(start, pos_ - start))) return false;
         emit_from(start);
         return true;
+    }
+
+    static bool beyond_double(std::string_view number) {
+        // strtod reads the C locale's '.': wsgather never calls setlocale.
+        return std::isinf(std::strtod(std::string(number).c_str(), nullptr));
     }
 
     // The code unit of the \uXXXX escape whose 'u' is at `at`.

@@ -25,12 +25,17 @@ public:
     Sink(const Sink&) = delete;
     Sink& operator=(const Sink&) = delete;
 
-    // Writes every piece in order, in as few system calls as it can.
+    // Writes every piece in order, in as few system calls as it can. The
+    // pieces hold whole lines. When a write fails part-way, a file is cut
+    // back to its last whole line, so that it never ends in a torn one.
     std::error_code write(std::span<const std::string_view> pieces);
 
     const std::string& name() const { return name_; }
 
 private:
+    // After a failed write; `next` and `offset` tell how far the pieces got.
+    void cut_torn_line(std::span<const std::string_view> pieces, std::size_t next, std::size_t offset);
+
     int fd_;
     bool owned_;
     std::string name_;

@@ -175,3 +175,14 @@ TEST_CASE("request URL: scheme, Host and target, without user info") {
     CHECK(request_url(parse_feed_url("wss://u:p@[::1]:8443/p?q")) == "wss://[::1]:8443/p?q");
     CHECK(request_url(parse_feed_url("ws://h")) == "ws://h/");
 }
+
+TEST_CASE("an encoded control character in the host, or ':' in the user name, is refused") {
+    CHECK_THROWS_WITH_AS(parse_feed_url("ws://a%00b.example/x"),
+                         "invalid URL 'ws://a%00b.example/x': the host holds an encoded space or control character",
+                         FeedUrlError);
+    check_rejected("ws://a%0ab/", "ws://a%0ab/");
+    // The password stays hidden in the message.
+    CHECK_THROWS_WITH_AS(parse_feed_url("ws://u%3Ax:p@h/"),
+                         "invalid URL 'ws://u%3Ax:***@h/': a user name cannot contain ':'", FeedUrlError);
+    CHECK(parse_feed_url("ws://u%40x:p%3Aq@h/").userinfo == "u@x:p:q");
+}

@@ -47,7 +47,7 @@ TEST_CASE("compact JSON keeps scalars byte-exact") {
     CHECK(compact("0") == "0");
     CHECK(compact("2.50") == "2.50");
     CHECK(compact("-0.5e+10") == "-0.5e+10");
-    CHECK(compact("1E400") == "1E400");
+    CHECK(compact("1E300") == "1E300");
     CHECK(compact("1e-7") == "1e-7");
     CHECK(compact("123456789012345678901234567890") == "123456789012345678901234567890");
     CHECK(compact("\"s\"") == "\"s\"");
@@ -171,4 +171,20 @@ TEST_CASE("compact JSON refuses lone surrogate escapes so that every line parses
     CHECK(out == "keep");
     CHECK(compact(R"("\ud83d\ude00")") == R"("\ud83d\ude00")");  // a proper pair
     CHECK(compact(R"("\uD83D\uDE00")") == R"("\uD83D\uDE00")");
+}
+
+TEST_CASE("compact JSON refuses numbers beyond a double's range so that every line parses in strict parsers") {
+    std::string huge(309, '9');  // 1e309 - 1: over DBL_MAX
+    std::string big = "1" + std::string(308, '0');  // 1e308: under DBL_MAX
+    for (const std::string& bad : {std::string("1e400"), std::string("-1E+309"), std::string("[0.5e99999]"),
+                                   std::string("{\"px\":1e400}"), huge, "[" + huge + "]"}) {
+        CAPTURE(bad);
+        CHECK(compact(bad) == "<rejected>");
+    }
+    // Underflow is zero to every parser; large but finite numbers are kept.
+    for (const std::string& fine : {std::string("1e-400"), std::string("1.7976931348623157e308"), std::string("1e308"),
+                                    big, std::string("18446744073709551616")}) {
+        CAPTURE(fine);
+        CHECK(compact(fine) == fine);
+    }
 }
