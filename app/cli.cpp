@@ -43,6 +43,9 @@ Duration duration_value(const std::string& option, const std::string& text, bool
     if (!value)
         throw UsageError(fmt::format("invalid duration '{}' for {}: use a number with ms, s, m or h, "
                                      "such as 250ms, 10s, 5m, 1h, or plain seconds", text, option));
+    // 0.0001 would round to 0 and, where 0 means "off", switch a check off unasked.
+    if (value->count() == 0 && text.find_first_of("123456789") != std::string::npos)
+        throw UsageError(fmt::format("invalid duration '{}' for {}: less than 1ms", text, option));
     if (!zero_allowed && value->count() == 0)
         throw UsageError(fmt::format("invalid duration '{}' for {}: must be more than zero", text, option));
     return *value;

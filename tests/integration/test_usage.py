@@ -173,7 +173,7 @@ BAD_DURATIONS = [(option, value) for option in DURATION_OPTIONS for value in ("-
     ("--ping-timeout", value) for value in ("abc", "1x", "9999999999999999999999999", "inf", "nan", "1.5.2", "1 s",
                                             " 1s", "1S", "0x10", ".s", "1h30m", "1e3s", "-1")] + [
     ("--coalesce", value) for value in ("abc", "1x", "inf", "-1", "1e3ms")] + [
-    ("-t", "-5"), ("--connect-timeout", "0.0001s"), ("--backoff-min", "0.4ms"),
+    ("-t", "-5"), ("--connect-timeout", "0.0001s"), ("--backoff-min", "0.4ms"), ("--ping-interval", "0.0001"),
     ("--connect-timeout", ""), ("--ping-interval", ""), ("--ping-timeout", ""), ("--backoff-min", ""),
     ("--backoff-max", ""), ("--coalesce", ""), ("--duration", ""), ("-t", ""),
 ]
