@@ -225,7 +225,7 @@ Options check(const RawArguments& raw) {
         auto [it, inserted] = url_by_name.emplace(spec.name, argument);
         if (!inserted)
             throw UsageError(fmt::format("duplicate feed name '{}' (for '{}' and '{}'): name each feed with NAME=URL",
-                                         spec.name, it->second, argument));
+                                         spec.name, hide_password(it->second), hide_password(argument)));
         options.feeds.push_back(std::move(spec));
     }
 

@@ -193,7 +193,7 @@ bool Feed::follow_redirect(Attempt& result, std::vector<std::string>& visited) {
     boost::urls::url resolved;
     if (!base || !reference || !boost::urls::resolve(*base, *reference, resolved)) {
         result.reason = fmt::format("{}: cannot follow the redirect to '{}': not a URL", result.reason,
-                                    log::one_line(result.location));
+                                    log::one_line(hide_password(result.location)));
         return false;
     }
     FeedSpec next;

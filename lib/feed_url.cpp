@@ -3,7 +3,6 @@
 #include "units.hpp"
 
 #include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -33,7 +32,7 @@ FeedSpec parse_feed_argument(std::string_view argument) {
         url = argument.substr(equals + 1);
         if (!valid_name(name))
             throw FeedUrlError(fmt::format("invalid feed name '{}' in '{}': a name must be non-empty, "
-                                           "without spaces or control characters", name, argument));
+                                           "without spaces or control characters", name, hide_password(argument)));
     }
     if (url.empty())
         throw FeedUrlError(fmt::format("invalid feed '{}': no URL after '='", argument));
@@ -43,6 +42,8 @@ FeedSpec parse_feed_argument(std::string_view argument) {
 }
 
 FeedSpec parse_feed_url(std::string_view url) {
+    // What messages and logs show: never the password.
+    std::string shown = hide_password(url);
     auto parsed = boost::urls::parse_uri(std::string_view(url));
     if (!parsed) {
         // Boost.URL's own words ("mismatch", "leftover") tell a user nothing.
@@ -55,29 +56,23 @@ FeedSpec parse_feed_url(std::string_view url) {
             problem = "an IPv6 address is written in brackets, like [::1]";
         else if (url.find('%') != std::string_view::npos)
             problem = "'%' must begin an escape of two hex digits, like %20";
-        throw FeedUrlError(fmt::format("invalid URL '{}': {}", url, problem));
+        throw FeedUrlError(fmt::format("invalid URL '{}': {}", shown, problem));
     }
     const auto& u = *parsed;
 
     FeedSpec spec;
-    spec.url = std::string(url);
-    if (u.has_password()) {
-        // spec.url is what logs show: never the password.
-        boost::urls::url redacted(u);
-        redacted.set_password("***");
-        spec.url = std::string(redacted.buffer());
-    }
+    spec.url = shown;
     // Schemes are case-insensitive (RFC 3986, 3.1).
     std::string scheme(u.scheme());
     for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (scheme == "ws") spec.tls = false;
     else if (scheme == "wss") spec.tls = true;
-    else throw FeedUrlError(fmt::format("unsupported scheme '{}' in '{}': use ws:// or wss://", scheme, url));
+    else throw FeedUrlError(fmt::format("unsupported scheme '{}' in '{}': use ws:// or wss://", scheme, shown));
 
     if (!u.has_authority() || u.encoded_host().empty())
-        throw FeedUrlError(fmt::format("invalid URL '{}': no host", url));
+        throw FeedUrlError(fmt::format("invalid URL '{}': no host", shown));
     if (u.host_type() == boost::urls::host_type::ipvfuture)
-        throw FeedUrlError(fmt::format("invalid URL '{}': unsupported host", url));
+        throw FeedUrlError(fmt::format("invalid URL '{}': unsupported host", shown));
     // Boost.URL 1.81 takes the leading digits of "80:90" or "8a0" as the port
     // and leaves the rest at the start of the path; its port_number() wraps
     // past 65535. So the port is checked as text, with that rest.
@@ -88,10 +83,10 @@ FeedSpec parse_feed_url(std::string_view url) {
         std::string port_text = std::string(u.port()) + std::string(rest);
         auto port = parse_count(port_text);
         if (!port || *port == 0 || *port > 65535)
-            throw FeedUrlError(fmt::format("invalid URL '{}': bad port '{}'", url, port_text));
+            throw FeedUrlError(fmt::format("invalid URL '{}': bad port '{}'", shown, port_text));
     }
     if (u.has_fragment())
-        throw FeedUrlError(fmt::format("invalid URL '{}': a WebSocket URL cannot have a #fragment", url));
+        throw FeedUrlError(fmt::format("invalid URL '{}': a WebSocket URL cannot have a #fragment", shown));
 
     // host_address() drops the brackets of an IPv6 literal, which DNS and
     // certificate checks need; the Host header keeps them.
@@ -99,7 +94,7 @@ FeedSpec parse_feed_url(std::string_view url) {
     // host_address() decodes %XX: "a%00b" would be "a" to DNS and "a%00b" in
     // the Host header.
     if (std::any_of(spec.host.begin(), spec.host.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; }))
-        throw FeedUrlError(fmt::format("invalid URL '{}': the host holds an encoded space or control character", url));
+        throw FeedUrlError(fmt::format("invalid URL '{}': the host holds an encoded space or control character", shown));
     spec.port = u.has_port() ? std::string(u.port()) : std::string(spec.tls ? "443" : "80");
     spec.host_header = std::string(u.encoded_host_and_port());
     spec.target = std::string(u.encoded_target());
@@ -107,7 +102,7 @@ FeedSpec parse_feed_url(std::string_view url) {
     if (u.has_userinfo()) {
         // Basic authentication splits at the first ':' (RFC 7617).
         if (std::string(u.user()).find(':') != std::string::npos)
-            throw FeedUrlError(fmt::format("invalid URL '{}': a user name cannot contain ':'", spec.url));
+            throw FeedUrlError(fmt::format("invalid URL '{}': a user name cannot contain ':'", shown));
         spec.userinfo = std::string(u.userinfo());
     }
 
@@ -119,6 +114,18 @@ FeedSpec parse_feed_url(std::string_view url) {
 
 std::string request_url(const FeedSpec& spec) {
     return fmt::format("{}://{}{}", spec.tls ? "wss" : "ws", spec.host_header, spec.target);
+}
+
+std::string hide_password(std::string_view text) {
+    auto scheme_end = text.find("://");
+    if (scheme_end == std::string_view::npos) return std::string(text);
+    std::size_t authority = scheme_end + 3;
+    std::string_view rest = text.substr(authority);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    auto at = rest.rfind('@');
+    auto colon = rest.find(':');
+    if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) return std::string(text);
+    return fmt::format("{}***{}", text.substr(0, authority + colon + 1), text.substr(authority + at));
 }
 
 }  // namespace wsgather

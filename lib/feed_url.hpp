@@ -24,4 +24,9 @@ FeedSpec parse_feed_url(std::string_view url);
 // The URL of `spec` as sent: scheme, Host and target, without user info.
 std::string request_url(const FeedSpec& spec);
 
+// `text` with the password of the URL in it shown as "***":
+// "a=ws://user:secret@host/" -> "a=ws://user:***@host/". It works on the text
+// as written, so that a URL that does not parse is shown without it too.
+std::string hide_password(std::string_view text);
+
 }  // namespace wsgather

@@ -186,3 +186,16 @@ TEST_CASE("an encoded control character in the host, or ':' in the user name, is
                          "invalid URL 'ws://u%3Ax:***@h/': a user name cannot contain ':'", FeedUrlError);
     CHECK(parse_feed_url("ws://u%40x:p%3Aq@h/").userinfo == "u@x:p:q");
 }
+
+TEST_CASE("a URL's password is hidden in every message, even when the URL does not parse") {
+    CHECK(hide_password("ws://u:pw@h/x") == "ws://u:***@h/x");
+    CHECK(hide_password("a=wss://u:p@ss@h:1/?q=a:b@c") == "a=wss://u:***@h:1/?q=a:b@c");
+    CHECK(hide_password("ws://u@h/") == "ws://u@h/");
+    CHECK(hide_password("ws://h:80/p?a@b") == "ws://h:80/p?a@b");
+    CHECK(hide_password("ws://u:@h") == "ws://u:***@h");
+    CHECK(hide_password("no url here: a@b") == "no url here: a@b");
+    check_rejected("ws://u:s3cret@h:99999/", "ws://u:***@h:99999/");
+    check_rejected("ws://u:s3cret@h/a b", "ws://u:***@h/a b");
+    check_rejected("a b=ws://u:s3cret@h/", "a b=ws://u:***@h/");
+    CHECK(parse_feed_argument("ws://u:s3cret@h/").url == "ws://u:***@h/");
+}
