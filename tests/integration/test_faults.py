@@ -766,9 +766,8 @@ class FailingOutput(FaultTest):
                                          "wsgather: error: cannot write to /dev/full: No space left on device"])
 
     def test_unopenable_output_file(self):
-        # Paths that cannot be opened even by root. docs/cli.md lists no
-        # status for this case; wsgather exits 1 (lib/supervisor.cpp run():
-        # SinkError), like a failed write, before any connection.
+        # Paths that cannot be opened even by root: status 1, like a failed
+        # write, before any connection (docs/cli.md, exit status).
         server = self.start_server("beast")
         regular = os.path.join(self.tmp, "regular-file")
         with open(regular, "w"):
