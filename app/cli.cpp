@@ -1,27 +1,21 @@
 #include "cli.hpp"
 
+#include "config.hpp"
+#include "describe.hpp"
 #include "feed_url.hpp"
 #include "log.hpp"
-#include "redact.hpp"
+#include "settings.hpp"
 #include "units.hpp"
 
 #include <CLI/CLI.hpp>
-#include <boost/beast/core/string.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
-#include <cctype>
+#include <cstdlib>
 #include <map>
-#include <set>
 
 namespace wsgather {
 namespace {
-
-// Thrown for the first bad value; becomes exit status 2 and one line.
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 constexpr const char* examples = R"(
 Examples:
@@ -36,156 +30,154 @@ Logs go to stderr. Exit status: 0 clean stop, 1 a feed gave up or output failed,
 Durations: 250ms, 10s, 5m, 1h or plain seconds. Sizes: 512, 64KiB, 16MiB.
 )";
 
-// Every option value is taken as text and checked here, so that each error
-// names the option and the value in the same words.
-Duration duration_value(const std::string& option, const std::string& text, bool zero_allowed) {
-    auto value = parse_duration(text);
-    if (!value)
-        throw UsageError(fmt::format("invalid duration '{}' for {}: use a number with ms, s, m or h, "
-                                     "such as 250ms, 10s, 5m, 1h, or plain seconds", text, option));
-    // 0.0001 would round to 0 and, where 0 means "off", switch a check off unasked.
-    if (value->count() == 0 && text.find_first_of("123456789") != std::string::npos)
-        throw UsageError(fmt::format("invalid duration '{}' for {}: less than 1ms", text, option));
-    if (!zero_allowed && value->count() == 0)
-        throw UsageError(fmt::format("invalid duration '{}' for {}: must be more than zero", text, option));
-    return *value;
-}
-
-std::size_t size_value(const std::string& option, const std::string& text) {
-    auto value = parse_size(text);
-    if (!value)
-        throw UsageError(fmt::format("invalid size '{}' for {}: use a number of bytes with an optional unit, "
-                                     "such as 512, 64KiB, 16MiB", text, option));
-    if (*value == 0) throw UsageError(fmt::format("invalid size '{}' for {}: must be more than zero", text, option));
-    return *value;
-}
-
-std::uint64_t count_value(const std::string& option, const std::string& text) {
-    auto value = parse_count(text);
-    if (!value || *value == 0)
-        throw UsageError(fmt::format("invalid number '{}' for {}: use a whole number of 1 or more", text, option));
-    return *value;
-}
-
-// RFC 9110 token characters, the only ones allowed in a header name or a
-// subprotocol.
-bool is_token(std::string_view text) {
-    if (text.empty()) return false;
-    return std::all_of(text.begin(), text.end(), [](unsigned char c) {
-        return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-    });
-}
-
-Header header_value(const std::string& text, const std::vector<std::string>& secret_headers) {
-    auto colon = text.find(':');
-    if (colon == std::string::npos)
-        throw UsageError(fmt::format("invalid header '{}' for --header: use \"Name: value\"", text));
-    std::string_view name = std::string_view(text).substr(0, colon);
-    std::string_view value = std::string_view(text).substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (!is_token(name))
-        throw UsageError(fmt::format("invalid header '{}' for --header: '{}' is not a valid header name", text, name));
-    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
-        throw UsageError(fmt::format("invalid header '{}' for --header: line breaks are not allowed in a value",
-                                     printable_header(name, value, secret_headers)));
-    // RFC 9110, 5.5: a field value holds no control character but tab.
-    if (std::any_of(value.begin(), value.end(), [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }))
-        throw UsageError(fmt::format("invalid header '{}' for --header: control characters are not allowed in a "
-                                     "value", printable_header(name, value, secret_headers)));
-    // These belong to the handshake itself; each has its own option or none.
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> reserved{{
-        {"Sec-WebSocket-Protocol", "use --subprotocol"},
-        {"Sec-WebSocket-Extensions", "use --compress"},
-        {"Sec-WebSocket-Key", "wsgather sets it"},
-        {"Sec-WebSocket-Version", "wsgather sets it"},
-        {"Upgrade", "wsgather sets it"},
-        {"Connection", "wsgather sets it"},
-    }};
-    for (auto [reserved_name, hint] : reserved)
-        if (boost::beast::iequals(name, reserved_name))
-            throw UsageError(fmt::format("invalid header '{}' for --header: {} cannot be set this way ({})", text,
-                                         reserved_name, hint));
-    constexpr std::string_view handshake_prefix = "Sec-WebSocket-";
-    if (boost::beast::iequals(name.substr(0, handshake_prefix.size()), handshake_prefix))
-        throw UsageError(fmt::format("invalid header '{}' for --header: Sec-WebSocket-* headers belong to the "
-                                     "handshake", text));
-    return Header{std::string(name), std::string(value)};
-}
-
-// The strings CLI11 collects, before they are checked.
-struct RawArguments {
-    std::vector<std::string> urls, headers, secret_headers, subprotocols, send;
-    std::string connect_timeout = "10s", ping_interval = "20s", ping_timeout = "20s", max_message_size = "16MiB",
-                coalesce = "auto";
-    std::string backoff_min = "500ms", backoff_max = "30s", max_retries;
-    std::string ca_file, cert_file, key_file;
-    std::string format = "jsonl", output, buffer = "1024", count, duration, threads = "1";
+// What CLI11 collects: each option's text as given, before it is checked.
+// Values are kept by setting key (app/settings.hpp), as a config file's are.
+struct Collected {
+    std::vector<std::string> urls, headers, secret_headers;
+    std::map<std::string, std::string> text;                // one value
+    std::map<std::string, std::vector<std::string>> texts;  // repeatable
+    std::string config;
+    bool check = false;
     bool compress = false, no_reconnect = false, insecure = false, quiet = false, verbose = false;
-    // Options without a default that were on the command line: an empty
-    // value given is an error, not the option left out.
-    std::set<std::string> given;
 };
 
-// Options whose absence means something (stdout, the system store, no limit).
-constexpr std::array<const char*, 7> options_without_default{
-    "--max-retries", "--ca-file", "--cert", "--key", "--output", "--count", "--duration"};
+// An option that holds a value, and the setting it gives.
+struct ValueOption {
+    CLI::Option* option;
+    std::string name;  // the long name, as errors quote it
+    std::string key;
+    bool repeatable;
+};
 
-// A file name for `option`: given, it cannot be empty.
-std::string file_value(const RawArguments& raw, const char* option, const std::string& text) {
-    if (raw.given.contains(option) && text.empty())
-        throw UsageError(fmt::format("invalid file '' for {}: give a file name", option));
-    return text;
-}
-
-void define_options(CLI::App& app, RawArguments& raw) {
+std::vector<ValueOption> define_options(CLI::App& app, Collected& collected) {
+    std::vector<ValueOption> options;
     // One value per occurrence: `-H "A: b" ws://x` must leave the URL alone.
-    auto repeatable = [&](const char* names, std::vector<std::string>& into, const char* help) {
-        app.add_option(names, into, help)->allow_extra_args(false)->type_name("TEXT");
+    auto repeatable = [&](const char* names, const char* name, const char* key, const char* help) {
+        auto* option = app.add_option(names, collected.texts[key], help)->allow_extra_args(false)->type_name("TEXT");
+        options.push_back({option, name, key, true});
     };
-    auto single = [&](const char* names, std::string& into, const char* help, const char* type, bool show_default) {
-        auto* option = app.add_option(names, into, help)->type_name(type);
-        if (show_default) option->capture_default_str();
+    // `shown_default` is the built-in default, for --help; the value itself
+    // stays unset unless given, so that a config file's can apply.
+    auto single = [&](const char* names, const char* name, const char* key, const char* help, const char* type,
+                      const std::string& shown_default = {}) {
+        auto* option = app.add_option(names, collected.text[key], help)->type_name(type);
+        if (!shown_default.empty()) option->default_str(shown_default);
+        options.push_back({option, name, key, false});
     };
+    const ConnectOptions connect;
+    const ReconnectOptions reconnect;
+    const OutputOptions output;
+    const RunOptions run;
 
-    app.add_option("URL", raw.urls, "Feeds to subscribe to: ws:// or wss:// URLs, each optionally named NAME=URL")
+    app.add_option("URL", collected.urls, "Feeds to subscribe to: ws:// or wss:// URLs, each optionally named NAME=URL")
         ->type_name("[NAME=]URL")
         ->allow_extra_args(true);
+    app.add_option("-c,--config", collected.config,
+                   "Read feeds and settings from FILE (JSON with comments; see docs/cli.md)")
+        ->type_name("FILE");
+    app.add_flag("--check", collected.check,
+                 "Check the command line and config, print the feeds as they would run, and exit");
 
-    repeatable("-H,--header", raw.headers, "Add a request header \"Name: value\" to every handshake (repeatable)");
-    repeatable("--secret-header", raw.secret_headers,
-               "Show the value of header NAME as *** in every log line (repeatable; Authorization, Cookie and "
-               "their kin always are)");
-    repeatable("--subprotocol", raw.subprotocols, "Offer a WebSocket subprotocol (repeatable)");
-    repeatable("-s,--send", raw.send, "Send a text message after every connect and reconnect (repeatable, in order)");
-    single("--connect-timeout", raw.connect_timeout, "Time allowed for TCP, TLS and the WebSocket handshake", "DUR", true);
-    single("--ping-interval", raw.ping_interval, "Send a ping this often; 0 disables pings", "DUR", true);
-    single("--ping-timeout", raw.ping_timeout, "Reconnect when no frame arrives this long after a ping", "DUR", true);
-    single("--max-message-size", raw.max_message_size, "Larger messages fail the connection, which reconnects", "SIZE", true);
-    app.add_flag("--compress", raw.compress, "Offer permessage-deflate compression");
-    single("--coalesce", raw.coalesce,
+    app.add_option("-H,--header", collected.headers,
+                   "Add a request header \"Name: value\" to every handshake (repeatable)")
+        ->allow_extra_args(false)
+        ->type_name("TEXT");
+    app.add_option("--secret-header", collected.secret_headers,
+                   "Show the value of header NAME as *** in every log line (repeatable; Authorization, Cookie and "
+                   "their kin always are)")
+        ->allow_extra_args(false)
+        ->type_name("NAME");
+    repeatable("--subprotocol", "--subprotocol", "subprotocols", "Offer a WebSocket subprotocol (repeatable)");
+    repeatable("-s,--send", "--send", "send", "Send a text message after every connect and reconnect (repeatable, in order)");
+    single("--heartbeat", "--heartbeat", "heartbeat.text",
+           "Send this text message every --heartbeat-interval while connected (for APIs that want a text ping)", "TEXT");
+    single("--heartbeat-interval", "--heartbeat-interval", "heartbeat.interval", "How often --heartbeat is sent",
+           "DUR", format_duration(connect.heartbeat_interval));
+    single("--connect-timeout", "--connect-timeout", "connect_timeout",
+           "Time allowed for TCP, TLS and the WebSocket handshake", "DUR", format_duration(connect.connect_timeout));
+    single("--ping-interval", "--ping-interval", "ping_interval", "Send a ping this often; 0 disables pings", "DUR",
+           format_duration(connect.ping_interval));
+    single("--ping-timeout", "--ping-timeout", "ping_timeout", "Reconnect when no frame arrives this long after a ping",
+           "DUR", format_duration(connect.ping_timeout));
+    single("--max-message-size", "--max-message-size", "max_message_size",
+           "Larger messages fail the connection, which reconnects", "SIZE", format_size(connect.max_message_size));
+    app.add_flag("--compress", collected.compress, "Offer permessage-deflate compression");
+    single("--coalesce", "--coalesce", "coalesce",
            "Let a busy feed's messages gather this long before reading them; auto: 1ms above 10,000 messages/s",
-           "auto|DUR", true);
+           "auto|DUR", "auto");
 
-    single("--backoff-min", raw.backoff_min, "Shortest wait before reconnecting", "DUR", true);
-    single("--backoff-max", raw.backoff_max, "Longest wait before reconnecting", "DUR", true);
-    single("--max-retries", raw.max_retries, "Give a feed up after N failed connection attempts in a row (default: never)", "N", false);
-    app.add_flag("--no-reconnect", raw.no_reconnect, "End a feed at its first close or failure");
+    single("--backoff-min", "--backoff-min", "reconnect.min", "Shortest wait before reconnecting", "DUR",
+           format_duration(reconnect.backoff_min));
+    single("--backoff-max", "--backoff-max", "reconnect.max", "Longest wait before reconnecting", "DUR",
+           format_duration(reconnect.backoff_max));
+    single("--max-retries", "--max-retries", "reconnect.max_retries",
+           "Give a feed up after N failed connection attempts in a row (default: never)", "N");
+    app.add_flag("--no-reconnect", collected.no_reconnect, "End a feed at its first close or failure");
 
-    single("--ca-file", raw.ca_file, "Trust the CA certificates in FILE (PEM) instead of the system store", "FILE", false);
-    single("--cert", raw.cert_file, "Client certificate chain (PEM)", "FILE", false);
-    single("--key", raw.key_file, "Private key for --cert (PEM)", "FILE", false);
-    app.add_flag("-k,--insecure", raw.insecure, "Do not verify server certificates (prints a warning)");
+    single("--ca-file", "--ca-file", "tls.ca_file", "Trust the CA certificates in FILE (PEM) instead of the system store",
+           "FILE");
+    single("--cert", "--cert", "tls.cert", "Client certificate chain (PEM)", "FILE");
+    single("--key", "--key", "tls.key", "Private key for --cert (PEM)", "FILE");
+    app.add_flag("-k,--insecure", collected.insecure, "Do not verify server certificates (prints a warning)");
+    single("--proxy", "--proxy", "proxy",
+           "Connect through this HTTP proxy (CONNECT); direct: none (default: https_proxy, http_proxy, no_proxy...)",
+           "URL");
 
-    single("--format", raw.format, "Output format: jsonl or raw (payloads only)", "FORMAT", true);
-    single("-o,--output", raw.output, "Append output to FILE instead of stdout", "FILE", false);
-    single("--buffer", raw.buffer, "Messages held in memory before feeds are paused", "N", true);
-    single("-n,--count", raw.count, "Stop after N messages in total", "N", false);
-    single("-t,--duration", raw.duration, "Stop after DUR", "DUR", false);
-    single("--threads", raw.threads, "I/O threads to spread the feeds over", "N", true);
-    app.add_flag("-q,--quiet", raw.quiet, "Log errors only");
-    app.add_flag("-v,--verbose", raw.verbose, "Log more detail");
+    single("--format", "--format", "output.format", "Output format: jsonl or raw (payloads only)", "FORMAT", "jsonl");
+    single("-o,--output", "--output", "output.file", "Append output to FILE instead of stdout", "FILE");
+    single("--buffer", "--buffer", "output.buffer", "Messages held in memory before feeds are paused", "N",
+           std::to_string(output.buffer));
+    single("-n,--count", "--count", "run.count", "Stop after N messages in total", "N");
+    single("-t,--duration", "--duration", "run.duration", "Stop after DUR", "DUR");
+    single("--threads", "--threads", "run.threads", "I/O threads to spread the feeds over", "N",
+           std::to_string(run.threads));
+    app.add_flag("-q,--quiet", collected.quiet, "Log errors only");
+    app.add_flag("-v,--verbose", collected.verbose, "Log more detail");
     app.set_version_flag("-V,--version", "wsgather " WSGATHER_VERSION);
+    return options;
+}
+
+// The options given, as settings; options left out are not there at all.
+Settings given_settings(const Collected& collected, const std::vector<ValueOption>& options) {
+    Settings settings;
+    for (const ValueOption& o : options) {
+        if (o.option->count() == 0) continue;
+        Origin origin{"", o.name};
+        if (o.repeatable) settings[o.key] = Setting{Json(collected.texts.at(o.key)), origin};
+        else settings[o.key] = Setting{Json(collected.text.at(o.key)), origin};
+    }
+    std::size_t order = 0;
+    for (const std::string& text : collected.headers) {
+        auto colon = text.find(':');
+        if (colon == std::string::npos)
+            throw UsageError(fmt::format("invalid header '{}' for --header: use \"Name: value\"", text));
+        std::string_view name = std::string_view(text).substr(0, colon);
+        std::string_view value = std::string_view(text).substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+        Setting& header = settings[item_key("headers", name)] =
+            Setting{Json::array({name, value}), Origin{"", "--header"}, order++};
+        header.as_written = text;
+    }
+    for (const std::string& name : collected.secret_headers)
+        settings[item_key("secret_headers", name)] = Setting{Json(name), Origin{"", "--secret-header"}, order++};
+    auto flag = [&](bool given, const char* key, bool value, const char* name) {
+        if (given) settings[key] = Setting{Json(value), Origin{"", name}};
+    };
+    flag(collected.compress, "compress", true, "--compress");
+    flag(collected.no_reconnect, "reconnect.enabled", false, "--no-reconnect");
+    flag(collected.insecure, "tls.insecure", true, "--insecure");
+    if (collected.quiet && collected.verbose) throw UsageError("--quiet and --verbose cannot be used together");
+    if (collected.quiet) settings["log"] = Setting{Json("quiet"), Origin{"", "--quiet"}};
+    if (collected.verbose) settings["log"] = Setting{Json("verbose"), Origin{"", "--verbose"}};
+    return settings;
+}
+
+bool is_feed_setting(const std::string& key) {
+    if (key.starts_with("headers.") || key.starts_with("secret_headers.")) return true;
+    for (const SettingKey& k : setting_keys())
+        if (k.key == key) return k.per_feed;
+    return false;
 }
 
 // CLI11 takes "--option=" with nothing after '=' as the option without its
@@ -210,83 +202,71 @@ std::vector<std::string> split_empty_values(int argc, const char* const* argv) {
     return args;
 }
 
-Options check(const RawArguments& raw) {
+// The run as the command line and the config file give it together:
+// built-in defaults < the file's "defaults" < the command line < a feed's
+// own settings in the file. Command-line URLs are feeds with no settings of
+// their own.
+struct Assembled {
     Options options;
+    std::vector<Settings> feed_settings;  // for --check, feed by feed
+};
 
-    if (raw.urls.empty()) throw UsageError("no feed URL given (usage: wsgather [OPTIONS] [NAME=]URL...; see --help)");
-    std::map<std::string, std::string> url_by_name;
-    for (const std::string& argument : raw.urls) {
-        FeedSpec spec;
+Assembled assemble(const Collected& collected, const std::vector<ValueOption>& value_options,
+                   const CLI::App& app) {
+    // The URLs first: an argument that is not a URL is the likeliest mistake.
+    std::vector<std::pair<FeedSpec, std::string>> url_feeds;  // with the argument, for errors
+    for (const std::string& argument : collected.urls) {
         try {
-            spec = parse_feed_argument(argument);
+            url_feeds.emplace_back(parse_feed_argument(argument), argument);
         } catch (const FeedUrlError& e) {
             throw UsageError(e.what());
         }
-        auto [it, inserted] = url_by_name.emplace(spec.name, argument);
+    }
+    Settings given = given_settings(collected, value_options);
+    Settings command_line_feed, command_line_run;
+    for (auto& [key, setting] : given) (is_feed_setting(key) ? command_line_feed : command_line_run)[key] = setting;
+
+    bool has_config = app.count("--config") > 0;
+    if (has_config && collected.config.empty()) throw UsageError("invalid file '' for --config: give a file name");
+    ConfigFile config;
+    if (has_config) config = read_config(collected.config, process_environment);
+    if (url_feeds.empty() && config.feeds.empty()) {
+        if (has_config)
+            throw UsageError(fmt::format("{}: no feeds: list them in \"feeds\", or give URLs on the command line",
+                                         collected.config));
+        throw UsageError("no feed URL given (usage: wsgather [OPTIONS] [NAME=]URL...; see --help)");
+    }
+
+    Assembled result;
+    Settings run = config.run;
+    override_settings(run, command_line_run);
+    apply_run_settings(run, result.options);
+
+    Settings base = config.defaults;
+    override_settings(base, command_line_feed);
+    std::map<std::string, std::string> feed_by_name;  // how each name was given, for errors
+    auto add = [&](FeedSpec spec, Settings settings, std::string given_as) {
+        auto [it, inserted] = feed_by_name.emplace(spec.name, given_as);
         if (!inserted)
-            throw UsageError(fmt::format("duplicate feed name '{}' (for '{}' and '{}'): name each feed with NAME=URL",
-                                         spec.name, hide_password(it->second), hide_password(argument)));
-        options.feeds.push_back(std::move(spec));
+            throw UsageError(fmt::format("duplicate feed name '{}' (for {} and {}): give each feed its own name{}",
+                                         spec.name, it->second, given_as,
+                                         has_config ? "" : " with NAME=URL"));
+        result.options.feeds.push_back(feed_options(std::move(spec), settings));
+        result.feed_settings.push_back(std::move(settings));
+    };
+    for (ConfigFeed& feed : config.feeds) {
+        Settings settings = base;
+        override_settings(settings, feed.settings);
+        add(std::move(feed.spec), std::move(settings), fmt::format("{} in {}", feed.origin.where, feed.origin.file));
     }
-
-    ConnectOptions& connect = options.connect;
-    for (const std::string& name : raw.secret_headers) {
-        if (!is_token(name))
-            throw UsageError(fmt::format("invalid header name '{}' for --secret-header: use a name alone, "
-                                         "without ':' or a value", name));
-        connect.secret_headers.push_back(name);
-    }
-    for (const std::string& h : raw.headers) connect.headers.push_back(header_value(h, connect.secret_headers));
-    for (const std::string& p : raw.subprotocols) {
-        if (!is_token(p)) throw UsageError(fmt::format("invalid subprotocol '{}' for --subprotocol: must be a single token", p));
-        connect.subprotocols.push_back(p);
-    }
-    connect.send = raw.send;
-    connect.connect_timeout = duration_value("--connect-timeout", raw.connect_timeout, false);
-    connect.ping_interval = duration_value("--ping-interval", raw.ping_interval, true);
-    connect.ping_timeout = duration_value("--ping-timeout", raw.ping_timeout, false);
-    connect.max_message_size = size_value("--max-message-size", raw.max_message_size);
-    connect.compress = raw.compress;
-    connect.coalesce_when_busy = raw.coalesce == "auto";
-    if (!connect.coalesce_when_busy) {
-        auto wait = parse_duration(raw.coalesce);
-        if (!wait || *wait > max_coalesce)
-            throw UsageError(fmt::format("invalid value '{}' for --coalesce: use auto, 0 (never), or a duration "
-                                         "up to {} such as 2ms", raw.coalesce, format_duration(max_coalesce)));
-        connect.coalesce = *wait;
-    }
-
-    ReconnectOptions& reconnect = options.reconnect;
-    reconnect.enabled = !raw.no_reconnect;
-    // Zero would let a server that closes at once make wsgather spin.
-    reconnect.backoff_min = duration_value("--backoff-min", raw.backoff_min, false);
-    reconnect.backoff_max = duration_value("--backoff-max", raw.backoff_max, false);
-    if (reconnect.backoff_min > reconnect.backoff_max)
-        throw UsageError(fmt::format("--backoff-min {} is more than --backoff-max {}", raw.backoff_min, raw.backoff_max));
-    if (raw.given.contains("--max-retries")) reconnect.max_retries = count_value("--max-retries", raw.max_retries);
-
-    options.tls.ca_file = file_value(raw, "--ca-file", raw.ca_file);
-    options.tls.cert_file = file_value(raw, "--cert", raw.cert_file);
-    options.tls.key_file = file_value(raw, "--key", raw.key_file);
-    options.tls.insecure = raw.insecure;
-    if (!raw.key_file.empty() && raw.cert_file.empty())
-        throw UsageError(fmt::format("--key '{}' needs a client certificate: add --cert FILE", raw.key_file));
-
-    if (raw.format == "jsonl") options.output.format = Format::jsonl;
-    else if (raw.format == "raw") options.output.format = Format::raw;
-    else throw UsageError(fmt::format("invalid format '{}' for --format: use jsonl or raw", raw.format));
-    options.output.path = file_value(raw, "--output", raw.output);
-    options.output.buffer = count_value("--buffer", raw.buffer);
-
-    if (raw.given.contains("--count")) options.run.count = count_value("--count", raw.count);
-    if (raw.given.contains("--duration")) options.run.duration = duration_value("--duration", raw.duration, false);
-    options.run.threads = count_value("--threads", raw.threads);
-    if (options.run.threads > max_threads)
-        throw UsageError(fmt::format("invalid number '{}' for --threads: at most {}", raw.threads, max_threads));
-
-    if (raw.quiet && raw.verbose) throw UsageError("--quiet and --verbose cannot be used together");
-    options.verbosity = raw.quiet ? Verbosity::quiet : raw.verbose ? Verbosity::verbose : Verbosity::normal;
-    return options;
+    for (auto& [spec, argument] : url_feeds) add(std::move(spec), base, fmt::format("'{}'", hide_password(argument)));
+    // In a file an interval may wait in "defaults" for the feeds that set a
+    // text; on its own on the command line it is a mistake.
+    const auto& feeds = result.options.feeds;
+    if (command_line_feed.contains("heartbeat.interval") &&
+        std::none_of(feeds.begin(), feeds.end(), [](const FeedOptions& f) { return !f.connect.heartbeat.empty(); }))
+        throw UsageError("--heartbeat-interval needs a text to send: add --heartbeat TEXT");
+    return result;
 }
 
 }  // namespace
@@ -296,15 +276,15 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
                  "wsgather");
     app.footer(examples);
     app.get_formatter()->column_width(32);
-    RawArguments raw;
-    define_options(app, raw);
+    Collected collected;
+    std::vector<ValueOption> value_options = define_options(app, collected);
 
     CommandLine result;
     try {
         app.parse(split_empty_values(argc, argv));
-        for (const char* option : options_without_default)
-            if (app.count(option) > 0) raw.given.insert(option);
-        result.options = check(raw);
+        Assembled assembled = assemble(collected, value_options, app);
+        if (collected.check) result.out = describe_run(assembled.options, assembled.feed_settings);
+        else result.options = std::move(assembled.options);
     } catch (const CLI::CallForHelp&) {
         result.out = app.help();
     } catch (const CLI::CallForVersion& e) {

@@ -3,6 +3,7 @@
 #include "base64.hpp"
 #include "feed_url.hpp"
 #include "log.hpp"
+#include "proxy_tunnel.hpp"
 #include "read_ahead.hpp"
 #include "redact.hpp"
 #include "task_group.hpp"
@@ -112,17 +113,19 @@ std::string describe_headers(const Message& message, const std::vector<std::stri
 
 }  // namespace
 
-Feed::Feed(FeedExecutor executor, asio::ssl::context* tls, const FeedSpec& spec, const Options& options,
+Feed::Feed(FeedExecutor executor, asio::ssl::context* tls, const FeedOptions& options, Format format,
            Channel& lines, Quota& quota)
     : executor_(executor),
       tls_(tls),
-      spec_(spec),
+      spec_(options.spec),
       options_(options),
       lines_(lines),
       quota_(quota),
-      envelope_(options.output.format, spec.name),
+      envelope_(format, options.spec.name),
       backoff_(options.reconnect.backoff_min, options.reconnect.backoff_max),
-      timer_(executor) {}
+      timer_(executor) {
+    if (!options.connect.heartbeat.empty()) heartbeat_timer_ = std::make_unique<FeedTimer>(executor);
+}
 
 void Feed::stop() {
     if (stopping_) return;
@@ -250,35 +253,50 @@ void Feed::disarm_deadline() {
     timer_.cancel();
 }
 
-FeedTask<asio::ip::tcp::resolver::results_type> Feed::resolve(steady_clock::time_point deadline,
-                                                             Attempt& result) {
-    const FeedSpec& server = where();
+FeedTask<asio::ip::tcp::resolver::results_type> Feed::resolve(const std::string& host, const std::string& port,
+                                                             steady_clock::time_point deadline, Attempt& result) {
     // The resolver lives only as long as this step: an open feed has no use for it.
     FeedResolver resolver(executor_);
     asio::ip::tcp::resolver::results_type endpoints;
     boost::system::error_code ec;
-    asio::ip::make_address(server.host, ec);
+    asio::ip::make_address(host, ec);
     bool timed_out = false;
     if (!ec) {
         // An IP address needs no look-up: done here, it spares starting the
         // resolver's thread (W7, docs/performance.md).
-        endpoints = resolver.resolve(server.host, server.port,
+        endpoints = resolver.resolve(host, port,
                                      FeedResolver::numeric_host | FeedResolver::numeric_service, ec);
     } else {
         // getaddrinfo cannot be interrupted; cancelling abandons its answer.
         auto cancel = [&resolver] { resolver.cancel(); };
         StopHook hook(on_stop_, cancel);
         arm_deadline(deadline, cancel);
-        std::tie(ec, endpoints) = co_await resolver.async_resolve(server.host, server.port, use_tuple);
+        std::tie(ec, endpoints) = co_await resolver.async_resolve(host, port, use_tuple);
         disarm_deadline();
         timed_out = deadline_passed_;
     }
     if (timed_out)
-        result.reason = fmt::format("cannot resolve {}: no answer within {}", server.host,
+        result.reason = fmt::format("cannot resolve {}: no answer within {}", host,
                                     format_duration(options_.connect.connect_timeout));
     else if (ec)
-        result.reason = fmt::format("cannot resolve {}: {}", server.host, ec.message());
+        result.reason = fmt::format("cannot resolve {}: {}", host, ec.message());
     co_return endpoints;
+}
+
+std::optional<ProxyUrl> Feed::choose_proxy(Attempt& result) const {
+    const FeedSpec& server = where();
+    const std::string& named = options_.connect.proxy;
+    if (named == proxy_direct) return std::nullopt;
+    try {
+        if (!named.empty()) return parse_proxy_url(named);
+        std::optional<std::string> from_environment = proxy_for(server.tls, server.host, server.port,
+                                                                process_environment);
+        if (from_environment) return parse_proxy_url(*from_environment);
+    } catch (const ProxyUrlError& e) {
+        result.reason = named.empty() ? fmt::format("{} (from the environment)", e.what()) : e.what();
+        result.give_up = true;
+    }
+    return std::nullopt;
 }
 
 template <class Ws>
@@ -303,7 +321,13 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     const FeedSpec& server = where();
     auto deadline = steady_clock::now() + connect.connect_timeout;
 
-    auto endpoints = co_await resolve(deadline, result);
+    std::optional<ProxyUrl> proxy = choose_proxy(result);
+    if (!result.reason.empty()) co_return;
+    // Through a proxy, TCP goes to the proxy; the server's name is resolved there.
+    std::string proxy_name = proxy ? authority(proxy->host, proxy->port) : std::string();
+    const std::string& dial_host = proxy ? proxy->host : server.host;
+    const std::string& dial_port = proxy ? proxy->port : server.port;
+    auto endpoints = co_await resolve(dial_host, dial_port, deadline, result);
     if (!result.reason.empty() || stopping_) co_return;
 
     // Closing the socket ends a connect or a TLS handshake in progress, and
@@ -320,14 +344,27 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     auto [connect_error, endpoint] = co_await asio::async_connect(socket, endpoints, use_tuple);
     if (connect_error) {
         disarm_deadline();
+        std::string to = proxy ? "proxy " + proxy_name : server.host_header;
         result.reason = deadline_passed_
-                            ? fmt::format("cannot connect to {}: no answer within {}", server.host_header,
+                            ? fmt::format("cannot connect to {}: no answer within {}", to,
                                           format_duration(connect.connect_timeout))
-                            : fmt::format("cannot connect to {}: {}", server.host_header, connect_error.message());
+                            : fmt::format("cannot connect to {}: {}", to, connect_error.message());
         co_return;
     }
     error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+
+    if (proxy) {
+        TunnelResult tunnel = co_await open_tunnel(socket, *proxy, server.host, server.port);
+        if (!tunnel.problem.empty()) {
+            disarm_deadline();
+            result.reason = deadline_passed_ ? fmt::format("no answer from proxy {} to CONNECT within {}", proxy_name,
+                                                           format_duration(connect.connect_timeout))
+                                             : tunnel.problem;
+            result.give_up = tunnel.give_up;
+            co_return;
+        }
+    }
 
     if constexpr (is_secure<Ws>) {
         prepare_tls_stream(ws.next_layer(), server.host, options_.tls.insecure);
@@ -418,8 +455,10 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     result.connected = true;
     ++conn_;
     auto subprotocol = answer[http::field::sec_websocket_protocol];
-    if (subprotocol.empty()) log::info(spec_.name, "connected to {} (conn {})", server.url, conn_);
-    else log::info(spec_.name, "connected to {} (conn {}, subprotocol {})", server.url, conn_, std::string_view(subprotocol));
+    std::string details = fmt::format("conn {}", conn_);
+    if (!subprotocol.empty()) details += fmt::format(", subprotocol {}", std::string_view(subprotocol));
+    if (proxy) details += fmt::format(", through proxy {}", proxy_name);
+    log::info(spec_.name, "connected to {} ({})", server.url, details);
 
     // The handshake timeout now bounds the wait for the server's close reply.
     timeouts.handshake_timeout = connect.close_timeout;
@@ -502,11 +541,28 @@ FeedTask<> Feed::session(Ws& ws, Attempt& result) {
         busy_.reset();
         socket_reader(ws).coalesce(coalesce_time());
         if (options_.connect.ping_interval.count() > 0) schedule_ping(ws, tasks);
+        if (heartbeat_timer_) tasks.spawn(send_heartbeats(ws));
         co_await read_messages(ws, result);
     }
     session_over_ = true;
     timer_.cancel();
+    if (heartbeat_timer_) heartbeat_timer_->cancel();
     co_await tasks.join();
+}
+
+template <class Ws>
+FeedTask<> Feed::send_heartbeats(Ws& ws) {
+    const ConnectOptions& connect = options_.connect;
+    for (;;) {
+        heartbeat_timer_->expires_after(connect.heartbeat_interval);
+        auto [ec] = co_await heartbeat_timer_->async_wait(use_tuple);
+        if (ec || session_over_ || stopping_) co_return;
+        // The subscribe messages are all written by now: this is the only writer.
+        ws.text(true);
+        auto [write_error, n] = co_await ws.async_write(asio::buffer(connect.heartbeat), use_tuple);
+        // The read sees the same failure and reports it.
+        if (write_error) co_return;
+    }
 }
 
 template <class Ws>

@@ -9,6 +9,7 @@
 #include "envelope.hpp"
 #include "feed_io.hpp"
 #include "options.hpp"
+#include "proxy.hpp"
 #include "quota.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -35,8 +36,8 @@ enum class FeedOutcome {
 class Feed {
 public:
     // `tls` may be null for a ws:// feed.
-    Feed(FeedExecutor executor, boost::asio::ssl::context* tls, const FeedSpec& spec,
-         const Options& options, Channel& lines, Quota& quota);
+    Feed(FeedExecutor executor, boost::asio::ssl::context* tls, const FeedOptions& options, Format format,
+         Channel& lines, Quota& quota);
     Feed(const Feed&) = delete;
     Feed& operator=(const Feed&) = delete;
 
@@ -71,13 +72,19 @@ private:
     template <class Ws> void wait_for_liveness_event(Ws& ws, TaskGroup& tasks);
     template <class Ws> void check_liveness(Ws& ws, TaskGroup& tasks);
     template <class Ws> FeedTask<> close(Ws& ws);
+    // --heartbeat: the text, every interval, while the session lasts.
+    template <class Ws> FeedTask<> send_heartbeats(Ws& ws);
     // Where the current attempt connects: the feed's URL, or where a redirect led.
     const FeedSpec& where() const { return redirected_ ? *redirected_ : spec_; }
     // Points where() at result.location; false (and result.reason says why)
     // for a loop, too many redirects, or a URL wsgather will not go to.
     bool follow_redirect(Attempt& result, std::vector<std::string>& visited);
     FeedTask<boost::asio::ip::tcp::resolver::results_type> resolve(
-        std::chrono::steady_clock::time_point deadline, Attempt& result);
+        const std::string& host, const std::string& port, std::chrono::steady_clock::time_point deadline,
+        Attempt& result);
+    // The proxy the current attempt goes through, if any; sets result.reason
+    // when the one named is not a proxy URL.
+    std::optional<ProxyUrl> choose_proxy(Attempt& result) const;
     // Calls `interrupt` if `deadline` passes before disarm_deadline(); then
     // deadline_passed_ is set. One deadline at a time, on timer_.
     template <class Interrupt> void arm_deadline(std::chrono::steady_clock::time_point deadline, Interrupt interrupt);
@@ -93,7 +100,7 @@ private:
     boost::asio::ssl::context* tls_;
     const FeedSpec& spec_;
     std::unique_ptr<FeedSpec> redirected_;  // only during an attempt that was redirected
-    const Options& options_;
+    const FeedOptions& options_;
     Channel& lines_;
     Quota& quota_;
     Envelope envelope_;
@@ -103,6 +110,7 @@ private:
     // attempt's deadline (resolve, connect, TLS), the backoff between
     // attempts, the liveness check.
     FeedTimer timer_;
+    std::unique_ptr<FeedTimer> heartbeat_timer_;  // only with --heartbeat: an idle feed stays small
 
     FeedOutcome outcome_ = FeedOutcome::stopped;
     std::uint64_t seq_ = 0;   // messages written, across connections

@@ -9,17 +9,14 @@
 #include <cctype>
 
 namespace wsgather {
-namespace {
 
 // Names go into JSON and log lines: keep them printable and one word.
-bool valid_name(std::string_view name) {
+bool valid_feed_name(std::string_view name) {
     if (name.empty()) return false;
     for (unsigned char c : name)
         if (c <= 0x20 || c == 0x7f) return false;
     return true;
 }
-
-}  // namespace
 
 FeedSpec parse_feed_argument(std::string_view argument) {
     // A name may only come before the scheme: "a=ws://h/?x=1" has name "a",
@@ -30,7 +27,7 @@ FeedSpec parse_feed_argument(std::string_view argument) {
     if (equals != std::string_view::npos && (scheme_end == std::string_view::npos || equals < scheme_end)) {
         name = argument.substr(0, equals);
         url = argument.substr(equals + 1);
-        if (!valid_name(name))
+        if (!valid_feed_name(name))
             throw FeedUrlError(fmt::format("invalid feed name '{}' in '{}': a name must be non-empty, "
                                            "without spaces or control characters", name, hide_password(argument)));
     }

@@ -17,6 +17,9 @@ struct FeedUrlError : std::runtime_error {
 // URL's host, its port when one is written, and its path: "host:9000/path".
 FeedSpec parse_feed_argument(std::string_view argument);
 
+// A name is non-empty, without spaces or control characters.
+bool valid_feed_name(std::string_view name);
+
 // A ws:// or wss:// URL alone (an argument without NAME=, or where a redirect
 // leads); the name is the one derived from the URL.
 FeedSpec parse_feed_url(std::string_view url);

@@ -1,11 +1,12 @@
 // The engine's whole configuration: plain data, filled in by the command line
-// (app/cli.cpp) or by a test. The engine never sees argv.
+// and the config file (app/) or by a test. The engine never sees argv.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,7 +50,16 @@ struct ConnectOptions {
     // --coalesce auto, the default: `coalesce` is ignored, and a feed's reads
     // wait busy_coalesce while it is busy (lib/busy_feed.hpp), not otherwise.
     bool coalesce_when_busy = true;
+    // An application-level keep-alive (--heartbeat): many exchange APIs want
+    // a text "ping" now and then, which a WebSocket ping does not satisfy.
+    std::string heartbeat;           // empty: none
+    Duration heartbeat_interval{std::chrono::seconds(15)};
+    // --proxy: the HTTP proxy every connection goes through, or proxy_direct
+    // for none. Empty: the environment's (https_proxy and kin, lib/proxy.cpp).
+    std::string proxy;
 };
+
+inline constexpr std::string_view proxy_direct = "direct";
 
 // --coalesce beyond this is refused: each message may wait that long.
 inline constexpr Duration max_coalesce{std::chrono::seconds(1)};
@@ -72,6 +82,18 @@ struct TlsOptions {
     std::string cert_file;
     std::string key_file;
     bool insecure = false;
+    // Feeds with equal TLS options share one context (lib/supervisor.cpp).
+    bool operator==(const TlsOptions&) const = default;
+    auto operator<=>(const TlsOptions&) const = default;
+};
+
+// One feed and everything it connects with. The command line gives every
+// feed the same settings; a config file may set them feed by feed.
+struct FeedOptions {
+    FeedSpec spec;
+    ConnectOptions connect;
+    ReconnectOptions reconnect;
+    TlsOptions tls;
 };
 
 enum class Format { jsonl, raw };
@@ -94,10 +116,7 @@ inline constexpr std::size_t max_threads = 256;
 enum class Verbosity { quiet, normal, verbose };
 
 struct Options {
-    std::vector<FeedSpec> feeds;
-    ConnectOptions connect;
-    ReconnectOptions reconnect;
-    TlsOptions tls;
+    std::vector<FeedOptions> feeds;
     OutputOptions output;
     RunOptions run;
     Verbosity verbosity = Verbosity::normal;

@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -45,10 +46,10 @@ struct IoThread {
 // built; the io_context comes first so it is destroyed last.
 class Run {
 public:
-    // `tls` is null when no feed is wss://.
-    explicit Run(const Options& options, asio::ssl::context* tls, Sink& sink)
+    // `tls[i]` is feed i's TLS context; null for a ws:// feed that needs none.
+    explicit Run(const Options& options, std::vector<asio::ssl::context*> tls, Sink& sink)
         : options_(options),
-          tls_(tls),
+          tls_(std::move(tls)),
           sink_(sink),
           lines_(options.output.buffer),
           quota_(options.run.count, [this] { stop_from_any_thread("reached --count"); }),
@@ -70,8 +71,8 @@ public:
         for (std::size_t t = 1; t < threads; ++t) more_threads_.push_back(std::make_unique<IoThread>());
         for (std::size_t i = 0; i < options_.feeds.size(); ++i) {
             IoThread* thread = i % threads == 0 ? nullptr : more_threads_[i % threads - 1].get();
-            feeds_.push_back(std::make_unique<Feed>(thread ? thread->executor : feed_executor_,
-                                                    tls_, options_.feeds[i], options_, lines_, quota_));
+            feeds_.push_back(std::make_unique<Feed>(thread ? thread->executor : feed_executor_, tls_[i],
+                                                    options_.feeds[i], options_.output.format, lines_, quota_));
             feed_threads_.push_back(thread);
         }
 
@@ -182,7 +183,7 @@ private:
     }
 
     const Options& options_;
-    asio::ssl::context* tls_;
+    std::vector<asio::ssl::context*> tls_;
     Sink& sink_;
     asio::io_context io_{1};
     FeedExecutor feed_executor_{io_.get_executor()};  // the feeds on this thread, and the group of all
@@ -207,10 +208,23 @@ private:
 int run(const Options& options) {
     log::set_verbosity(options.verbosity);
     try {
-        bool any_wss = std::any_of(options.feeds.begin(), options.feeds.end(), [](const FeedSpec& f) { return f.tls; });
-        std::optional<asio::ssl::context> tls = make_tls_context(options.tls, any_wss);
+        // Feeds with the same TLS options share a context: making one reads
+        // the CA store, which takes tens of milliseconds.
+        std::map<TlsOptions, std::optional<asio::ssl::context>> contexts;
+        for (const FeedOptions& feed : options.feeds) {
+            if (contexts.contains(feed.tls)) continue;
+            bool any_wss = std::any_of(options.feeds.begin(), options.feeds.end(), [&](const FeedOptions& f) {
+                return f.spec.tls && f.tls == feed.tls;
+            });
+            contexts.emplace(feed.tls, make_tls_context(feed.tls, any_wss));
+        }
+        std::vector<asio::ssl::context*> tls;
+        for (const FeedOptions& feed : options.feeds) {
+            auto& context = contexts.at(feed.tls);
+            tls.push_back(context ? &*context : nullptr);
+        }
         Sink sink(options.output);
-        return Run(options, tls ? &*tls : nullptr, sink).execute();
+        return Run(options, std::move(tls), sink).execute();
     } catch (const TlsSetupError& e) {
         log::error("", "{}", e.what());
         return exit_usage;

@@ -36,6 +36,13 @@ SANITIZED = os.environ.get("WSGATHER_SANITIZED") == "1"
 # The Python that has the websockets package (Debian's, not pyenv's).
 PYTHON = "/usr/bin/python3"
 
+# A proxy set for this machine must not come between wsgather and the test
+# servers: tests that want one set these themselves (test_proxy).
+PROXY_VARIABLES = ["http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "all_proxy", "no_proxy",
+                   "HTTP_PROXY", "HTTPS_PROXY", "WS_PROXY", "WSS_PROXY", "ALL_PROXY", "NO_PROXY"]
+for _name in PROXY_VARIABLES:
+    os.environ.pop(_name, None)
+
 VERSION = "0.1.0"
 
 # How long a test waits for one thing that should happen "now".

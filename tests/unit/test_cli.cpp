@@ -46,32 +46,32 @@ void check_usage_error(std::initializer_list<const char*> arguments, const std::
 TEST_CASE("command line defaults match the documented values") {
     Options o = accepted({"ws://h/p"});
     REQUIRE(o.feeds.size() == 1);
-    CHECK(o.feeds[0].name == "h/p");
-    CHECK(o.feeds[0].url == "ws://h/p");
-    CHECK(o.connect.headers.empty());
-    CHECK(o.connect.subprotocols.empty());
-    CHECK(o.connect.send.empty());
-    CHECK(o.connect.connect_timeout == 10s);
-    CHECK(o.connect.ping_interval == 20s);
-    CHECK(o.connect.ping_timeout == 20s);
-    CHECK(o.connect.close_timeout == 2s);
-    CHECK(o.connect.max_message_size == std::size_t{16} << 20);
-    CHECK_FALSE(o.connect.compress);
-    CHECK(o.reconnect.enabled);
-    CHECK(o.reconnect.backoff_min == 500ms);
-    CHECK(o.reconnect.backoff_max == 30s);
-    CHECK(o.reconnect.max_retries == 0);
-    CHECK(o.tls.ca_file.empty());
-    CHECK(o.tls.cert_file.empty());
-    CHECK(o.tls.key_file.empty());
-    CHECK_FALSE(o.tls.insecure);
+    CHECK(o.feeds[0].spec.name == "h/p");
+    CHECK(o.feeds[0].spec.url == "ws://h/p");
+    CHECK(o.feeds[0].connect.headers.empty());
+    CHECK(o.feeds[0].connect.subprotocols.empty());
+    CHECK(o.feeds[0].connect.send.empty());
+    CHECK(o.feeds[0].connect.connect_timeout == 10s);
+    CHECK(o.feeds[0].connect.ping_interval == 20s);
+    CHECK(o.feeds[0].connect.ping_timeout == 20s);
+    CHECK(o.feeds[0].connect.close_timeout == 2s);
+    CHECK(o.feeds[0].connect.max_message_size == std::size_t{16} << 20);
+    CHECK_FALSE(o.feeds[0].connect.compress);
+    CHECK(o.feeds[0].reconnect.enabled);
+    CHECK(o.feeds[0].reconnect.backoff_min == 500ms);
+    CHECK(o.feeds[0].reconnect.backoff_max == 30s);
+    CHECK(o.feeds[0].reconnect.max_retries == 0);
+    CHECK(o.feeds[0].tls.ca_file.empty());
+    CHECK(o.feeds[0].tls.cert_file.empty());
+    CHECK(o.feeds[0].tls.key_file.empty());
+    CHECK_FALSE(o.feeds[0].tls.insecure);
     CHECK(o.output.format == Format::jsonl);
     CHECK(o.output.path.empty());
     CHECK(o.output.buffer == 1024);
     CHECK(o.run.count == 0);
     CHECK(o.run.duration == 0ms);
     CHECK(o.run.threads == 1);
-    CHECK(o.connect.coalesce_when_busy);
+    CHECK(o.feeds[0].connect.coalesce_when_busy);
     CHECK(o.verbosity == Verbosity::normal);
 }
 
@@ -84,31 +84,31 @@ TEST_CASE("command line reads every option into Options") {
                           "--cert", "c.pem", "--key", "k.pem", "-k", "--format", "raw", "-o", "out.jsonl", "--buffer",
                           "7", "-n", "100", "-t", "1h", "--threads", "3", "-q", "a=ws://h/1", "wss://h:8443/2"});
     REQUIRE(o.feeds.size() == 2);
-    CHECK(o.feeds[0].name == "a");
-    CHECK(o.feeds[1].name == "h:8443/2");
-    CHECK(o.feeds[1].tls);
-    REQUIRE(o.connect.headers.size() == 2);
-    CHECK(o.connect.headers[0].name == "X-Api-Key");
-    CHECK(o.connect.headers[0].value == "abc def");
-    CHECK(o.connect.headers[1].name == "User-Agent");
-    CHECK(o.connect.headers[1].value == "me/1");
-    CHECK(o.connect.subprotocols == std::vector<std::string>{"v2.json", "v1"});
-    CHECK(o.connect.send == std::vector<std::string>{"first", "{\"op\":\"sub\"}", "third"});
-    CHECK(o.connect.connect_timeout == 3s);
-    CHECK(o.connect.ping_interval == 0ms);
-    CHECK(o.connect.ping_timeout == 1500ms);
-    CHECK(o.connect.max_message_size == 65536);
-    CHECK(o.connect.compress);
-    CHECK_FALSE(o.connect.coalesce_when_busy);
-    CHECK(o.connect.coalesce == 2ms);
-    CHECK(o.reconnect.backoff_min == 1ms);
-    CHECK(o.reconnect.backoff_max == 60s);
-    CHECK(o.reconnect.max_retries == 5);
-    CHECK_FALSE(o.reconnect.enabled);
-    CHECK(o.tls.ca_file == "ca.pem");
-    CHECK(o.tls.cert_file == "c.pem");
-    CHECK(o.tls.key_file == "k.pem");
-    CHECK(o.tls.insecure);
+    CHECK(o.feeds[0].spec.name == "a");
+    CHECK(o.feeds[1].spec.name == "h:8443/2");
+    CHECK(o.feeds[1].spec.tls);
+    REQUIRE(o.feeds[0].connect.headers.size() == 2);
+    CHECK(o.feeds[0].connect.headers[0].name == "X-Api-Key");
+    CHECK(o.feeds[0].connect.headers[0].value == "abc def");
+    CHECK(o.feeds[0].connect.headers[1].name == "User-Agent");
+    CHECK(o.feeds[0].connect.headers[1].value == "me/1");
+    CHECK(o.feeds[0].connect.subprotocols == std::vector<std::string>{"v2.json", "v1"});
+    CHECK(o.feeds[0].connect.send == std::vector<std::string>{"first", "{\"op\":\"sub\"}", "third"});
+    CHECK(o.feeds[0].connect.connect_timeout == 3s);
+    CHECK(o.feeds[0].connect.ping_interval == 0ms);
+    CHECK(o.feeds[0].connect.ping_timeout == 1500ms);
+    CHECK(o.feeds[0].connect.max_message_size == 65536);
+    CHECK(o.feeds[0].connect.compress);
+    CHECK_FALSE(o.feeds[0].connect.coalesce_when_busy);
+    CHECK(o.feeds[0].connect.coalesce == 2ms);
+    CHECK(o.feeds[0].reconnect.backoff_min == 1ms);
+    CHECK(o.feeds[0].reconnect.backoff_max == 60s);
+    CHECK(o.feeds[0].reconnect.max_retries == 5);
+    CHECK_FALSE(o.feeds[0].reconnect.enabled);
+    CHECK(o.feeds[0].tls.ca_file == "ca.pem");
+    CHECK(o.feeds[0].tls.cert_file == "c.pem");
+    CHECK(o.feeds[0].tls.key_file == "k.pem");
+    CHECK(o.feeds[0].tls.insecure);
     CHECK(o.output.format == Format::raw);
     CHECK(o.output.path == "out.jsonl");
     CHECK(o.output.buffer == 7);
@@ -121,7 +121,7 @@ TEST_CASE("command line reads every option into Options") {
 TEST_CASE("command line reads long options and the --opt=value form") {
     Options o = accepted({"--insecure", "--output=x.log", "--count=3", "--duration=90", "--verbose", "--format=jsonl",
                           "--buffer=1", "ws://h/"});
-    CHECK(o.tls.insecure);
+    CHECK(o.feeds[0].tls.insecure);
     CHECK(o.output.path == "x.log");
     CHECK(o.run.count == 3);
     CHECK(o.run.duration == 90s);
@@ -133,29 +133,29 @@ TEST_CASE("command line reads long options and the --opt=value form") {
 TEST_CASE("command line takes URLs between options") {
     Options o = accepted({"-H", "A: b", "ws://x/1", "-s", "hi", "ws://x/2"});
     REQUIRE(o.feeds.size() == 2);
-    CHECK(o.feeds[0].name == "x/1");
-    CHECK(o.feeds[1].name == "x/2");
-    REQUIRE(o.connect.headers.size() == 1);
-    CHECK(o.connect.headers[0].name == "A");
-    CHECK(o.connect.headers[0].value == "b");
-    CHECK(o.connect.send == std::vector<std::string>{"hi"});
+    CHECK(o.feeds[0].spec.name == "x/1");
+    CHECK(o.feeds[1].spec.name == "x/2");
+    REQUIRE(o.feeds[0].connect.headers.size() == 1);
+    CHECK(o.feeds[0].connect.headers[0].name == "A");
+    CHECK(o.feeds[0].connect.headers[0].value == "b");
+    CHECK(o.feeds[0].connect.send == std::vector<std::string>{"hi"});
 }
 
 TEST_CASE("command line keeps feeds in the order given") {
     Options o = accepted({"c=ws://h/", "a=ws://h/", "b=ws://h/"});
     REQUIRE(o.feeds.size() == 3);
-    CHECK(o.feeds[0].name == "c");
-    CHECK(o.feeds[1].name == "a");
-    CHECK(o.feeds[2].name == "b");
+    CHECK(o.feeds[0].spec.name == "c");
+    CHECK(o.feeds[1].spec.name == "a");
+    CHECK(o.feeds[2].spec.name == "b");
 }
 
 TEST_CASE("command line accepts a --cert without --key and an empty header value") {
     Options o = accepted({"--cert", "both.pem", "-H", "X-Empty:", "ws://h/"});
-    CHECK(o.tls.cert_file == "both.pem");
-    CHECK(o.tls.key_file.empty());
-    REQUIRE(o.connect.headers.size() == 1);
-    CHECK(o.connect.headers[0].name == "X-Empty");
-    CHECK(o.connect.headers[0].value == "");
+    CHECK(o.feeds[0].tls.cert_file == "both.pem");
+    CHECK(o.feeds[0].tls.key_file.empty());
+    REQUIRE(o.feeds[0].connect.headers.size() == 1);
+    CHECK(o.feeds[0].connect.headers[0].name == "X-Empty");
+    CHECK(o.feeds[0].connect.headers[0].value == "");
 }
 
 TEST_CASE("command line --help prints help with examples and exits 0") {
@@ -219,17 +219,17 @@ TEST_CASE("command line refuses zero for durations that must be positive") {
     check_usage_error({"--ping-timeout", "0ms", "ws://h/"}, "--ping-timeout");
     check_usage_error({"--backoff-max", "0", "ws://h/"}, "--backoff-max");
     check_usage_error({"-t", "0", "ws://h/"}, "--duration");
-    CHECK(accepted({"--ping-interval", "0", "ws://h/"}).connect.ping_interval == 0ms);
+    CHECK(accepted({"--ping-interval", "0", "ws://h/"}).feeds[0].connect.ping_interval == 0ms);
     // A zero floor would let a server that closes at once make wsgather spin.
     check_usage_error({"--backoff-min", "0", "ws://h/"}, "--backoff-min");
 }
 
 TEST_CASE("command line takes auto, zero or a coalescing time up to one second") {
     Options never = accepted({"--coalesce", "0", "ws://h/"});
-    CHECK_FALSE(never.connect.coalesce_when_busy);
-    CHECK(never.connect.coalesce == 0ms);
-    CHECK(accepted({"--coalesce", "auto", "ws://h/"}).connect.coalesce_when_busy);
-    CHECK(accepted({"--coalesce", "1s", "ws://h/"}).connect.coalesce == 1s);
+    CHECK_FALSE(never.feeds[0].connect.coalesce_when_busy);
+    CHECK(never.feeds[0].connect.coalesce == 0ms);
+    CHECK(accepted({"--coalesce", "auto", "ws://h/"}).feeds[0].connect.coalesce_when_busy);
+    CHECK(accepted({"--coalesce", "1s", "ws://h/"}).feeds[0].connect.coalesce == 1s);
     for (const char* bad : {"1001ms", "1m", "Auto", "2 ms", "-1ms"})
         check_usage_error({"--coalesce", bad, "ws://h/"},
                           std::string("invalid value '") + bad +
@@ -240,7 +240,7 @@ TEST_CASE("command line with a bad size is a usage error") {
     check_usage_error({"--max-message-size", "10XB", "ws://h/"}, "'10XB'");
     check_usage_error({"--max-message-size", "1.5B", "ws://h/"}, "'1.5B'");
     check_usage_error({"--max-message-size", "0", "ws://h/"}, "'0'");
-    CHECK(accepted({"--max-message-size", "1", "ws://h/"}).connect.max_message_size == 1);
+    CHECK(accepted({"--max-message-size", "1", "ws://h/"}).feeds[0].connect.max_message_size == 1);
 }
 
 TEST_CASE("command line with a bad count is a usage error") {
@@ -293,8 +293,8 @@ TEST_CASE("command line with backoff-min above backoff-max is a usage error") {
     check_usage_error({"--backoff-min", "5s", "--backoff-max", "1s", "ws://h/"}, "1s");
     check_usage_error({"--backoff-min", "31s", "ws://h/"}, "31s");  // above the default max
     Options equal = accepted({"--backoff-min", "2s", "--backoff-max", "2s", "ws://h/"});
-    CHECK(equal.reconnect.backoff_min == 2s);
-    CHECK(equal.reconnect.backoff_max == 2s);
+    CHECK(equal.feeds[0].reconnect.backoff_min == 2s);
+    CHECK(equal.feeds[0].reconnect.backoff_max == 2s);
 }
 
 TEST_CASE("command line with both --quiet and --verbose is a usage error") {
