@@ -38,7 +38,7 @@ struct Collected {
     std::map<std::string, std::vector<std::string>> texts;  // repeatable
     std::string config;
     bool check = false;
-    bool compress = false, no_reconnect = false, insecure = false, quiet = false, verbose = false;
+    bool compress = false, no_reconnect = false, insecure = false, events = false, quiet = false, verbose = false;
 };
 
 // An option that holds a value, and the setting it gives.
@@ -127,6 +127,9 @@ std::vector<ValueOption> define_options(CLI::App& app, Collected& collected) {
     single("-o,--output", "--output", "output.file", "Append output to FILE instead of stdout", "FILE");
     single("--buffer", "--buffer", "output.buffer", "Messages held in memory before feeds are paused", "N",
            std::to_string(output.buffer));
+    app.add_flag("--events", collected.events,
+                 "Write connection events (connected, disconnected, retrying, gave_up) among the lines, as "
+                 "\"type\":\"event\"");
     single("-n,--count", "--count", "run.count", "Stop after N messages in total", "N");
     single("-t,--duration", "--duration", "run.duration", "Stop after DUR", "DUR");
     single("--threads", "--threads", "run.threads", "I/O threads to spread the feeds over", "N",
@@ -167,6 +170,7 @@ Settings given_settings(const Collected& collected, const std::vector<ValueOptio
     flag(collected.compress, "compress", true, "--compress");
     flag(collected.no_reconnect, "reconnect.enabled", false, "--no-reconnect");
     flag(collected.insecure, "tls.insecure", true, "--insecure");
+    flag(collected.events, "output.events", true, "--events");
     if (collected.quiet && collected.verbose) throw UsageError("--quiet and --verbose cannot be used together");
     if (collected.quiet) settings["log"] = Setting{Json("quiet"), Origin{"", "--quiet"}};
     if (collected.verbose) settings["log"] = Setting{Json("verbose"), Origin{"", "--verbose"}};

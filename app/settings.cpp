@@ -15,7 +15,7 @@
 namespace wsgather {
 namespace {
 
-constexpr std::array<SettingKey, 28> keys{{
+constexpr std::array<SettingKey, 29> keys{{
     {"headers", "--header", true},
     {"secret_headers", "--secret-header", true},
     {"subprotocols", "--subprotocol", true},
@@ -40,6 +40,7 @@ constexpr std::array<SettingKey, 28> keys{{
     {"output.format", "--format", false},
     {"output.file", "--output", false},
     {"output.buffer", "--buffer", false},
+    {"output.events", "--events", false},
     {"run.count", "--count", false},
     {"run.duration", "--duration", false},
     {"run.threads", "--threads", false},
@@ -319,6 +320,13 @@ void apply_run_settings(const Settings& settings, Options& options) {
     }
     if (auto* s = find(settings, "output.file")) options.output.path = file_of(*s);
     if (auto* s = find(settings, "output.buffer")) options.output.buffer = count_of(*s);
+    if (auto* s = find(settings, "output.events")) {
+        options.output.events = bool_of(*s);
+        // Raw output is payloads only: a record there could pass for one.
+        if (options.output.events && options.output.format == Format::raw)
+            fail(s->origin, fmt::format("{} needs the jsonl format: raw output holds payloads only",
+                                        s->origin.where));
+    }
     if (auto* s = find(settings, "run.count")) options.run.count = count_of(*s);
     if (auto* s = find(settings, "run.duration"))
         options.run.duration = duration_of(*s, false);

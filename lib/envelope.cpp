@@ -10,6 +10,8 @@
 namespace wsgather {
 namespace {
 
+constexpr std::string_view seq_key = "\"seq\":";
+
 using namespace std::chrono;
 
 void append_number(std::uint64_t n, std::string& out) {
@@ -116,7 +118,8 @@ void append_timestamp(system_clock::time_point t, std::string& out) {
 Envelope::Envelope(Format format, std::string_view feed_name) : format_(format) {
     head_ = "{\"feed\":";
     append_json_string(feed_name, head_);
-    head_ += ",\"seq\":";
+    head_ += ",";
+    head_ += seq_key;
 }
 
 void Envelope::append_time(system_clock::time_point t, std::string& out) {
@@ -137,6 +140,17 @@ void Envelope::append_line(std::uint64_t seq, std::uint64_t conn, system_clock::
         if (large) block.append_reference(payload);
         else out.append(payload);
         out.push_back('\n');
+        return;
+    }
+    if (kind == MessageKind::event) {
+        out.append(std::string_view(head_).substr(0, head_.size() - seq_key.size()));
+        out.append("\"conn\":");
+        append_number(conn, out);
+        out.append(",\"ts\":\"");
+        append_time(received, out);
+        out.append("\",\"type\":\"event\",\"data\":");
+        out.append(payload);
+        out.append("}\n");
         return;
     }
     out.append(head_);

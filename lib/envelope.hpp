@@ -1,7 +1,9 @@
 // Builds the output line for one received message:
 //   {"feed":"<name>","seq":<n>,"conn":<c>,"ts":"<RFC 3339 UTC, microseconds>",
 //    "type":"json"|"text"|"binary","data":<payload>}
-// or, in raw format, the payload itself; every line ends with '\n'.
+// or, in raw format, the payload itself; every line ends with '\n'. An
+// event's line has no "seq" (seq counts messages, so that a gap in it is a
+// lost message) and "type":"event".
 #pragma once
 
 #include "options.hpp"
@@ -15,7 +17,9 @@
 
 namespace wsgather {
 
-enum class MessageKind { text, binary };
+// An event (--events) is a connection's lifecycle record, not a message:
+// its payload is the compact JSON object for "data".
+enum class MessageKind { text, binary, event };
 
 // Appends `text` as a JSON string literal, quotes included. Bytes that are
 // not well-formed UTF-8 become U+FFFD, so the output is always valid JSON.

@@ -95,6 +95,18 @@ std::vector<std::string_view> extension_names(std::string_view value) {
     return names;
 }
 
+// An --events record's "data": {"event":"<name>"<fields>}, where each field
+// is ,"key":value.
+std::string event_data(std::string_view name, std::string_view fields = {}) {
+    return fmt::format("{{\"event\":\"{}\"{}}}", name, fields);
+}
+
+std::string json_field(std::string_view key, std::string_view text) {
+    std::string field = fmt::format(",\"{}\":", key);
+    append_json_string(text, field);
+    return field;
+}
+
 // Credentials given for one server are sent to no other.
 bool same_origin(const FeedSpec& a, const FeedSpec& b) {
     return a.tls == b.tls && a.host == b.host && a.port == b.port;
@@ -113,7 +125,7 @@ std::string describe_headers(const Message& message, const std::vector<std::stri
 
 }  // namespace
 
-Feed::Feed(FeedExecutor executor, asio::ssl::context* tls, const FeedOptions& options, Format format,
+Feed::Feed(FeedExecutor executor, asio::ssl::context* tls, const FeedOptions& options, const OutputOptions& output,
            Channel& lines, Quota& quota)
     : executor_(executor),
       tls_(tls),
@@ -121,7 +133,8 @@ Feed::Feed(FeedExecutor executor, asio::ssl::context* tls, const FeedOptions& op
       options_(options),
       lines_(lines),
       quota_(quota),
-      envelope_(format, options.spec.name),
+      envelope_(output.format, options.spec.name),
+      events_(output.events),
       backoff_(options.reconnect.backoff_min, options.reconnect.backoff_max),
       timer_(executor) {
     if (!options.connect.heartbeat.empty()) heartbeat_timer_ = std::make_unique<FeedTimer>(executor);
@@ -150,7 +163,13 @@ FeedTask<> Feed::run() {
             if (attempt.location.empty() || stopping_ || !follow_redirect(attempt, visited)) break;
             attempt = Attempt{};
         }
-        if (stopping_) break;
+        if (stopping_) {
+            if (attempt.connected) co_await emit_event(event_data("disconnected", ",\"code\":1000,\"reason\":\"stopped\""));
+            break;
+        }
+        if (attempt.connected)
+            co_await emit_event(event_data("disconnected", fmt::format(",\"code\":{}{}", attempt.close_code,
+                                                                       json_field("reason", attempt.reason))));
 
         if (attempt.connected) failures = 0;
         else ++failures;
@@ -158,7 +177,7 @@ FeedTask<> Feed::run() {
 
         if (attempt.give_up) {
             log::error(spec_.name, "{}; giving up", attempt.reason);
-            outcome_ = FeedOutcome::failed;
+            co_await give_up(attempt.reason);
             co_return;
         }
         if (!policy.enabled) {
@@ -168,13 +187,13 @@ FeedTask<> Feed::run() {
                 co_return;
             }
             log::error(spec_.name, "{}", attempt.reason);
-            outcome_ = FeedOutcome::failed;
+            co_await give_up(attempt.reason);
             co_return;
         }
         if (policy.max_retries != 0 && failures >= policy.max_retries) {
             log::error(spec_.name, "{}; giving up after {} failed attempt{}", attempt.reason, failures,
                        failures == 1 ? "" : "s");
-            outcome_ = FeedOutcome::failed;
+            co_await give_up(attempt.reason);
             co_return;
         }
 
@@ -182,10 +201,23 @@ FeedTask<> Feed::run() {
         if (attempt.retry_after) delay = std::max(delay, std::min(*attempt.retry_after, longest_retry_after));
         if (attempt.clean) log::info(spec_.name, "{}; reconnecting in {}", attempt.reason, format_duration(delay));
         else log::warning(spec_.name, "{}; reconnecting in {}", attempt.reason, format_duration(delay));
+        co_await emit_event(event_data("retrying", fmt::format(",\"delay_ms\":{}{}", delay.count(),
+                                                               json_field("reason", attempt.reason))));
         timer_.expires_after(delay);
         co_await timer_.async_wait(use_tuple);  // stop() cancels it
     }
     outcome_ = FeedOutcome::stopped;
+}
+
+FeedTask<> Feed::give_up(const std::string& reason) {
+    outcome_ = FeedOutcome::failed;
+    co_await emit_event(event_data("gave_up", json_field("reason", reason)));
+}
+
+FeedTask<> Feed::emit_event(std::string data) {
+    if (!events_) co_return;
+    Message event{&envelope_, 0, conn_, std::chrono::system_clock::now(), MessageKind::event, data};
+    if (!lines_.try_send(event)) co_await lines_.send(event);
 }
 
 bool Feed::follow_redirect(Attempt& result, std::vector<std::string>& visited) {
@@ -459,6 +491,12 @@ FeedTask<> Feed::open(Ws& ws, Attempt& result) {
     if (!subprotocol.empty()) details += fmt::format(", subprotocol {}", std::string_view(subprotocol));
     if (proxy) details += fmt::format(", through proxy {}", proxy_name);
     log::info(spec_.name, "connected to {} ({})", server.url, details);
+    if (events_) {
+        std::string fields = json_field("url", hide_password(server.url));
+        if (!subprotocol.empty()) fields += json_field("subprotocol", std::string_view(subprotocol));
+        if (proxy) fields += json_field("proxy", proxy_name);
+        co_await emit_event(event_data("connected", fields));
+    }
 
     // The handshake timeout now bounds the wait for the server's close reply.
     timeouts.handshake_timeout = connect.close_timeout;
@@ -585,6 +623,7 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
             if (ec == websocket::error::closed || ws.reason().code != websocket::close_code::none) {
                 auto code = ws.reason().code;
                 result.clean = code == websocket::close_code::normal || code == websocket::close_code::going_away;
+                result.close_code = code;
                 result.reason = fmt::format("server closed the connection ({})", describe_close(ws.reason()));
             } else if (peer_dead_) {
                 result.reason = fmt::format("no answer within {} of a ping: the server is unresponsive",

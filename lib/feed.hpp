@@ -36,8 +36,8 @@ enum class FeedOutcome {
 class Feed {
 public:
     // `tls` may be null for a ws:// feed.
-    Feed(FeedExecutor executor, boost::asio::ssl::context* tls, const FeedOptions& options, Format format,
-         Channel& lines, Quota& quota);
+    Feed(FeedExecutor executor, boost::asio::ssl::context* tls, const FeedOptions& options,
+         const OutputOptions& output, Channel& lines, Quota& quota);
     Feed(const Feed&) = delete;
     Feed& operator=(const Feed&) = delete;
 
@@ -61,9 +61,15 @@ private:
         std::optional<Duration> retry_after;
         std::string location;     // an HTTP redirect's Location, followed at once
         std::string reason;
+        // The close frame's code; 1006 (RFC 6455, 7.1.5) when the connection
+        // ended without one.
+        unsigned close_code = 1006;
     };
 
     template <class Ws> FeedTask<> attempt(Attempt& result);
+    FeedTask<> give_up(const std::string& reason);
+    // --events: writes a lifecycle record into the output, waiting for room.
+    FeedTask<> emit_event(std::string data);
     template <class Ws> FeedTask<> open(Ws& ws, Attempt& result);
     template <class Ws> FeedTask<> session(Ws& ws, Attempt& result);
     template <class Ws> FeedTask<> read_messages(Ws& ws, Attempt& result);
@@ -104,6 +110,7 @@ private:
     Channel& lines_;
     Quota& quota_;
     Envelope envelope_;
+    bool events_;  // --events
     Backoff backoff_;
 
     // One timer for the three waits a feed has, which never overlap: the

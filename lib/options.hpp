@@ -102,6 +102,7 @@ struct OutputOptions {
     Format format = Format::jsonl;
     std::string path;  // empty: standard output
     std::size_t buffer = 1024;  // channel capacity, in messages
+    bool events = false;  // --events: connection lifecycle records among the lines
 };
 
 struct RunOptions {

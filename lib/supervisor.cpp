@@ -72,7 +72,7 @@ public:
         for (std::size_t i = 0; i < options_.feeds.size(); ++i) {
             IoThread* thread = i % threads == 0 ? nullptr : more_threads_[i % threads - 1].get();
             feeds_.push_back(std::make_unique<Feed>(thread ? thread->executor : feed_executor_, tls_[i],
-                                                    options_.feeds[i], options_.output.format, lines_, quota_));
+                                                    options_.feeds[i], options_.output, lines_, quota_));
             feed_threads_.push_back(thread);
         }
 

@@ -52,6 +52,7 @@ RUN_TIMEOUT = 20.0
 
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 LINE_KEYS = ["feed", "seq", "conn", "ts", "type", "data"]
+EVENT_KEYS = ["feed", "conn", "ts", "type", "data"]
 LOG_LINE_RE = re.compile(r"^\[\S+\] \S")
 
 
@@ -457,6 +458,13 @@ class IntegrationTest(unittest.TestCase):
 
     def check_shape(self, line):
         """Checks one parsed output line's keys, their order and their types."""
+        if line.get("type") == "event":
+            # --events: no seq, and conn is 0 before the first connection.
+            self.assertEqual(list(line.keys()), EVENT_KEYS, line)
+            self.assertIsInstance(line["conn"], int, line)
+            self.assertRegex(line["ts"], TS_RE)
+            self.assertIn(line["data"].get("event"), ("connected", "disconnected", "retrying", "gave_up"), line)
+            return
         self.assertEqual(list(line.keys()), LINE_KEYS, line)
         self.assertIsInstance(line["feed"], str, line)
         self.assertIsInstance(line["seq"], int, line)

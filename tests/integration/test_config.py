@@ -340,7 +340,7 @@ class Check(ConfigTest):
                     "proxy": None,
                 },
             ],
-            "output": {"format": "raw", "file": None, "buffer": 64},
+            "output": {"format": "raw", "file": None, "buffer": 64, "events": False},
             "run": {"count": None, "duration": "90s", "threads": 2},
             "log": "verbose",
         }

@@ -137,6 +137,14 @@ TEST_CASE("base64 appends to what out already holds") {
     CHECK(out == "x:Zm9vYmFy");
 }
 
+TEST_CASE("envelope writes an event without seq, its data as given") {
+    Envelope envelope(Format::jsonl, "a\"b");
+    std::string line = line_of(envelope, 0, 3, t0, MessageKind::event, R"({"event":"connected","url":"ws://h/"})");
+    CHECK(line == R"({"feed":"a\"b","conn":3,"ts":"2023-11-14T22:13:20.123456Z","type":"event","data":{"event":"connected","url":"ws://h/"}})"
+                  "\n");
+    CHECK(parse_line(line)["data"]["event"] == "connected");
+}
+
 TEST_CASE("envelope escapes the feed name") {
     std::string line = jsonl("1", MessageKind::text, "a\"b\\c");
     CHECK(line == R"({"feed":"a\"b\\c","seq":1,"conn":1,"ts":"2023-11-14T22:13:20.123456Z","type":"json","data":1})"
