@@ -5,6 +5,7 @@
 #include "feed_url.hpp"
 #include "log.hpp"
 #include "settings.hpp"
+#include "sink.hpp"
 #include "units.hpp"
 
 #include <CLI/CLI.hpp>
@@ -38,7 +39,8 @@ struct Collected {
     std::map<std::string, std::vector<std::string>> texts;  // repeatable
     std::string config;
     bool check = false;
-    bool compress = false, no_reconnect = false, insecure = false, events = false, quiet = false, verbose = false;
+    bool compress = false, no_reconnect = false, insecure = false, events = false, rotate_compress = false,
+         quiet = false, verbose = false;
 };
 
 // An option that holds a value, and the setting it gives.
@@ -52,8 +54,9 @@ struct ValueOption {
 std::vector<ValueOption> define_options(CLI::App& app, Collected& collected) {
     std::vector<ValueOption> options;
     // One value per occurrence: `-H "A: b" ws://x` must leave the URL alone.
-    auto repeatable = [&](const char* names, const char* name, const char* key, const char* help) {
-        auto* option = app.add_option(names, collected.texts[key], help)->allow_extra_args(false)->type_name("TEXT");
+    auto repeatable = [&](const char* names, const char* name, const char* key, const char* help,
+                          const char* type = "TEXT") {
+        auto* option = app.add_option(names, collected.texts[key], help)->allow_extra_args(false)->type_name(type);
         options.push_back({option, name, key, true});
     };
     // `shown_default` is the built-in default, for --help; the value itself
@@ -124,7 +127,16 @@ std::vector<ValueOption> define_options(CLI::App& app, Collected& collected) {
            "URL");
 
     single("--format", "--format", "output.format", "Output format: jsonl or raw (payloads only)", "FORMAT", "jsonl");
-    single("-o,--output", "--output", "output.file", "Append output to FILE instead of stdout", "FILE");
+    repeatable("-o,--output", "--output", "output.file",
+               "Append output to FILE instead of stdout (repeatable; - is stdout); every file gets every line",
+               "FILE");
+    single("--output-per-feed", "--output-per-feed", "output.per_feed_dir",
+           "Append each feed's lines to DIR/<feed>.jsonl as well (DIR is made if missing)", "DIR");
+    single("--rotate-size", "--rotate-size", "output.rotate.size",
+           "Rotate an output file before it would grow past SIZE", "SIZE");
+    single("--rotate-interval", "--rotate-interval", "output.rotate.interval",
+           "Rotate output files at every multiple of DUR (UTC): 1h rotates on the hour", "DUR");
+    app.add_flag("--rotate-compress", collected.rotate_compress, "Compress rotated files with zstd (FILE.zst)");
     single("--buffer", "--buffer", "output.buffer", "Messages held in memory before feeds are paused", "N",
            std::to_string(output.buffer));
     app.add_flag("--events", collected.events,
@@ -171,6 +183,7 @@ Settings given_settings(const Collected& collected, const std::vector<ValueOptio
     flag(collected.no_reconnect, "reconnect.enabled", false, "--no-reconnect");
     flag(collected.insecure, "tls.insecure", true, "--insecure");
     flag(collected.events, "output.events", true, "--events");
+    flag(collected.rotate_compress, "output.rotate.compress", true, "--rotate-compress");
     if (collected.quiet && collected.verbose) throw UsageError("--quiet and --verbose cannot be used together");
     if (collected.quiet) settings["log"] = Setting{Json("quiet"), Origin{"", "--quiet"}};
     if (collected.verbose) settings["log"] = Setting{Json("verbose"), Origin{"", "--verbose"}};
@@ -264,9 +277,22 @@ Assembled assemble(const Collected& collected, const std::vector<ValueOption>& v
         add(std::move(feed.spec), std::move(settings), fmt::format("{} in {}", feed.origin.where, feed.origin.file));
     }
     for (auto& [spec, argument] : url_feeds) add(std::move(spec), base, fmt::format("'{}'", hide_password(argument)));
+    const auto& feeds = result.options.feeds;
+    // Two feeds whose names differ only in characters a file name cannot
+    // hold would write to one file.
+    if (!result.options.output.per_feed_dir.empty()) {
+        std::map<std::string, std::string> feed_by_path;
+        for (const FeedOptions& feed : feeds) {
+            std::string path = per_feed_path(result.options.output.per_feed_dir, feed.spec.name,
+                                             result.options.output.format);
+            auto [it, added] = feed_by_path.emplace(path, feed.spec.name);
+            if (!added)
+                throw UsageError(fmt::format("feeds '{}' and '{}' would both write to '{}' (--output-per-feed): "
+                                             "give them other names", it->second, feed.spec.name, path));
+        }
+    }
     // In a file an interval may wait in "defaults" for the feeds that set a
     // text; on its own on the command line it is a mistake.
-    const auto& feeds = result.options.feeds;
     if (command_line_feed.contains("heartbeat.interval") &&
         std::none_of(feeds.begin(), feeds.end(), [](const FeedOptions& f) { return !f.connect.heartbeat.empty(); }))
         throw UsageError("--heartbeat-interval needs a text to send: add --heartbeat TEXT");

@@ -61,7 +61,12 @@ std::string describe_run(const Options& options, const std::vector<Settings>& fe
     Json run{
         {"feeds", feeds},
         {"output", {{"format", o.format == Format::jsonl ? "jsonl" : "raw"},
-                    {"file", file_or_null(o.path)},
+                    {"file", o.files},
+                    {"per_feed_dir", file_or_null(o.per_feed_dir)},
+                    {"rotate", {{"size", o.rotate.size == 0 ? Json() : Json(format_size(o.rotate.size))},
+                                {"interval", o.rotate.interval.count() == 0 ? Json()
+                                                                            : Json(format_duration(o.rotate.interval))},
+                                {"compress", o.rotate.compress}}},
                     {"buffer", o.buffer},
                     {"events", o.events}}},
         {"run", {{"count", r.count == 0 ? Json() : Json(r.count)},

@@ -3,6 +3,7 @@
 #include "log.hpp"
 #include "proxy.hpp"
 #include "redact.hpp"
+#include "sink.hpp"
 #include "units.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -15,7 +16,7 @@
 namespace wsgather {
 namespace {
 
-constexpr std::array<SettingKey, 29> keys{{
+constexpr std::array<SettingKey, 33> keys{{
     {"headers", "--header", true},
     {"secret_headers", "--secret-header", true},
     {"subprotocols", "--subprotocol", true},
@@ -39,6 +40,10 @@ constexpr std::array<SettingKey, 29> keys{{
     {"proxy", "--proxy", true},
     {"output.format", "--format", false},
     {"output.file", "--output", false},
+    {"output.per_feed_dir", "--output-per-feed", false},
+    {"output.rotate.size", "--rotate-size", false},
+    {"output.rotate.interval", "--rotate-interval", false},
+    {"output.rotate.compress", "--rotate-compress", false},
     {"output.buffer", "--buffer", false},
     {"output.events", "--events", false},
     {"run.count", "--count", false},
@@ -318,7 +323,36 @@ void apply_run_settings(const Settings& settings, Options& options) {
         else if (format == "raw") options.output.format = Format::raw;
         else fail(s->origin, fmt::format("invalid format '{}' for {}: use jsonl or raw", format, s->origin.where));
     }
-    if (auto* s = find(settings, "output.file")) options.output.path = file_of(*s);
+    OutputOptions& output = options.output;
+    if (auto* s = find(settings, "output.file")) {
+        for (const std::string& file : texts_of(*s, "file")) {
+            if (file.empty()) fail(s->origin, fmt::format("invalid file '' for {}: give a file name", s->origin.where));
+            if (std::find(output.files.begin(), output.files.end(), file) != output.files.end())
+                fail(s->origin, fmt::format("output file '{}' given twice for {}: its lines would be written twice",
+                                            file, s->origin.where));
+            output.files.push_back(file);
+        }
+    }
+    if (auto* s = find(settings, "output.per_feed_dir")) output.per_feed_dir = file_of(*s);
+    const Setting* rotate_size = find(settings, "output.rotate.size");
+    const Setting* rotate_interval = find(settings, "output.rotate.interval");
+    if (rotate_size) output.rotate.size = size_of(*rotate_size);
+    if (rotate_interval) output.rotate.interval = duration_of(*rotate_interval, false);
+    if (auto* s = find(settings, "output.rotate.compress")) {
+        output.rotate.compress = bool_of(*s);
+        if (output.rotate.compress && !rotate_size && !rotate_interval)
+            fail(s->origin, fmt::format("{} needs rotation to compress: add {}", s->origin.where,
+                                        s->origin.file.empty() ? "--rotate-size or --rotate-interval"
+                                                               : "output.rotate.size or output.rotate.interval"));
+    }
+    bool any_file = output.per_feed_dir.size() > 0 ||
+                    std::any_of(output.files.begin(), output.files.end(),
+                                [](const std::string& f) { return f != standard_output_path; });
+    for (const Setting* s : {rotate_size, rotate_interval})
+        if (s && !any_file)
+            fail(s->origin, fmt::format("{} rotates output files, and there is none: add {}", s->origin.where,
+                                        s->origin.file.empty() ? "-o FILE or --output-per-feed DIR"
+                                                               : "output.file or output.per_feed_dir"));
     if (auto* s = find(settings, "output.buffer")) options.output.buffer = count_of(*s);
     if (auto* s = find(settings, "output.events")) {
         options.output.events = bool_of(*s);

@@ -115,7 +115,7 @@ void append_timestamp(system_clock::time_point t, std::string& out) {
     append_fraction(micros, out);
 }
 
-Envelope::Envelope(Format format, std::string_view feed_name) : format_(format) {
+Envelope::Envelope(Format format, std::string_view feed_name) : format_(format), name_(feed_name) {
     head_ = "{\"feed\":";
     append_json_string(feed_name, head_);
     head_ += ",";

@@ -41,10 +41,13 @@ public:
     void append_line(std::uint64_t seq, std::uint64_t conn, std::chrono::system_clock::time_point received,
                      MessageKind kind, std::string_view payload, OutputBlock& out);
 
+    const std::string& name() const { return name_; }
+
 private:
     void append_time(std::chrono::system_clock::time_point t, std::string& out);
 
     Format format_;
+    std::string name_;
     std::string head_;  // {"feed":"<name>","seq":
     std::int64_t cached_second_ = std::numeric_limits<std::int64_t>::min();  // nothing cached yet
     char cached_date_[19] = {};  // YYYY-MM-DDTHH:MM:SS

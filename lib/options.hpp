@@ -98,9 +98,21 @@ struct FeedOptions {
 
 enum class Format { jsonl, raw };
 
+// --rotate-size, --rotate-interval, --rotate-compress: output files that
+// wsgather rotates itself.
+struct RotateOptions {
+    std::uint64_t size = 0;  // rotate before a write would take a file past it; zero: never
+    Duration interval{0};    // rotate at each multiple of it since the epoch (UTC); zero: never
+    bool compress = false;   // zstd the rotated files
+};
+
 struct OutputOptions {
     Format format = Format::jsonl;
-    std::string path;  // empty: standard output
+    // -o, repeatable; "-" is standard output. With no file and no
+    // per_feed_dir, standard output.
+    std::vector<std::string> files;
+    std::string per_feed_dir;  // --output-per-feed: DIR/<feed>.jsonl, one per feed
+    RotateOptions rotate;
     std::size_t buffer = 1024;  // channel capacity, in messages
     bool events = false;  // --events: connection lifecycle records among the lines
 };

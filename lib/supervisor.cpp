@@ -22,9 +22,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sys/stat.h>
 #include <thread>
 #include <vector>
 
@@ -47,14 +49,15 @@ struct IoThread {
 class Run {
 public:
     // `tls[i]` is feed i's TLS context; null for a ws:// feed that needs none.
-    explicit Run(const Options& options, std::vector<asio::ssl::context*> tls, Sink& sink)
+    explicit Run(const Options& options, std::vector<asio::ssl::context*> tls, Outputs& outputs)
         : options_(options),
           tls_(std::move(tls)),
-          sink_(sink),
+          outputs_(outputs),
           lines_(options.output.buffer),
           quota_(options.run.count, [this] { stop_from_any_thread("reached --count"); }),
           feeds_group_(feed_executor_),
           signals_(io_, SIGINT, SIGTERM),
+          hangups_(io_, SIGHUP),
           deadline_(io_) {}
 
     // The threads end once their feeds have; they are joined here, before
@@ -77,6 +80,7 @@ public:
         }
 
         watch_signals();
+        watch_hangups();
         if (options_.run.duration.count() > 0) {
             deadline_.expires_after(options_.run.duration);
             deadline_.async_wait([this](boost::system::error_code ec) {
@@ -108,6 +112,7 @@ private:
         for (auto& feed : feeds_) failed = failed || feed->outcome() == FeedOutcome::failed;
         if (status_ == exit_ok && failed) status_ = exit_failure;
         signals_.cancel();
+        hangups_.cancel();
         deadline_.cancel();
     }
 
@@ -117,7 +122,7 @@ private:
         // The reader is gone (`| head`): end at once and quietly.
         if (result.error == std::errc::broken_pipe) abandon(exit_ok);
         if (result.error) {
-            log::error("", "cannot write to {}: {}", sink_.name(), result.error.message());
+            log::error("", "cannot write to {}: {}", result.failed, result.error.message());
             abandon(exit_failure);
         }
         writer_finished_ = true;
@@ -147,7 +152,7 @@ private:
     }
 
     // Runs on the write thread: the blocking writes never hold up the feeds.
-    asio::awaitable<WriteResult> write_blocking() { co_return write_lines(lines_, sink_); }
+    asio::awaitable<WriteResult> write_blocking() { co_return write_lines(lines_, outputs_); }
 
     // Ends the process now. Used when nothing more can be delivered, and for
     // a second signal: every line written so far is already in the kernel's
@@ -161,6 +166,18 @@ private:
             if (stopping_) abandon(128 + signal);  // a second signal: do not wait for the drain
             stop(signal == SIGINT ? "interrupted" : "terminated");
             watch_signals();
+        watch_hangups();
+        });
+    }
+
+    // SIGHUP, from logrotate's postrotate: the files are reopened before the
+    // next lines are written to them. It does not stop the run.
+    void watch_hangups() {
+        hangups_.async_wait([this](boost::system::error_code ec, int) {
+            if (ec) return;
+            log::info("", "reopening output files (SIGHUP)");
+            outputs_.reopen_requested = true;
+            watch_hangups();
         });
     }
 
@@ -184,7 +201,7 @@ private:
 
     const Options& options_;
     std::vector<asio::ssl::context*> tls_;
-    Sink& sink_;
+    Outputs& outputs_;
     asio::io_context io_{1};
     FeedExecutor feed_executor_{io_.get_executor()};  // the feeds on this thread, and the group of all
     asio::thread_pool write_thread_{1};
@@ -192,6 +209,7 @@ private:
     Quota quota_;
     TaskGroup feeds_group_;
     asio::signal_set signals_;
+    asio::signal_set hangups_;
     asio::steady_timer deadline_;
     FeedTimer writer_done_{feed_executor_};
     std::vector<std::unique_ptr<IoThread>> more_threads_;  // before the feeds: see ~Run
@@ -202,6 +220,29 @@ private:
     bool writer_finished_ = false;
     int status_ = exit_ok;
 };
+
+// Every sink is opened before any feed connects: a path that cannot be
+// written is reported at once.
+void open_outputs(const Options& options, Outputs& outputs) {
+    const OutputOptions& output = options.output;
+    std::function<void(const std::string&)> rotated;
+    if (output.rotate.compress) {
+        outputs.compressor = std::make_unique<Compressor>();
+        rotated = [compressor = outputs.compressor.get()](const std::string& path) { compressor->add(path); };
+    }
+    if (output.files.empty() && output.per_feed_dir.empty())
+        outputs.every_line.push_back(std::make_unique<Sink>(std::string(standard_output_path)));
+    for (const std::string& file : output.files)
+        outputs.every_line.push_back(std::make_unique<Sink>(file, output.rotate, rotated));
+    if (output.per_feed_dir.empty()) return;
+    if (::mkdir(output.per_feed_dir.c_str(), 0755) != 0 && errno != EEXIST)
+        throw SinkError(fmt::format("cannot make directory '{}' for --output-per-feed: {}", output.per_feed_dir,
+                                    std::strerror(errno)));
+    for (const FeedOptions& feed : options.feeds)
+        outputs.by_feed.emplace(feed.spec.name, std::make_unique<Sink>(
+                                                    per_feed_path(output.per_feed_dir, feed.spec.name, output.format),
+                                                    output.rotate, rotated));
+}
 
 }  // namespace
 
@@ -223,8 +264,9 @@ int run(const Options& options) {
             auto& context = contexts.at(feed.tls);
             tls.push_back(context ? &*context : nullptr);
         }
-        Sink sink(options.output);
-        return Run(options, std::move(tls), sink).execute();
+        Outputs outputs;
+        open_outputs(options, outputs);
+        return Run(options, std::move(tls), outputs).execute();
     } catch (const TlsSetupError& e) {
         log::error("", "{}", e.what());
         return exit_usage;

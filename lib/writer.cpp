@@ -3,6 +3,7 @@
 #include "output_block.hpp"
 
 #include <string>
+#include <unordered_map>
 
 namespace wsgather {
 namespace {
@@ -11,29 +12,74 @@ namespace {
 // the lines already formatted.
 constexpr std::size_t block_bytes = 1u << 20;
 
+// A feed's own block and sink (--output-per-feed).
+struct FeedOutput {
+    Sink* sink;
+    OutputBlock block;
+};
+
 }  // namespace
 
-WriteResult write_lines(Channel& channel, Sink& sink) {
+WriteResult write_lines(Channel& channel, Outputs& outputs) {
     WriteResult result;
     Batch batch;
-    OutputBlock block;
-    block.text().reserve(block_bytes + (64u << 10));
-    // The block may reference payloads in the batch: it is written before
-    // the next batch replaces this one.
-    auto flush = [&] {
-        if (block.empty() || result.error) return;
-        result.error = sink.write(block.pieces());
-        block.clear();
+    OutputBlock shared;  // for the sinks that take every line
+    shared.text().reserve(block_bytes + (64u << 10));
+    std::unordered_map<const Envelope*, FeedOutput> feed_outputs;  // filled as feeds are first seen
+
+    // Runs `step` on `sink` unless a sink has failed already; a failure
+    // ends the run, naming the sink.
+    auto attempt = [&result](Sink& sink, auto step) {
+        if (result.error) return;
+        result.error = step(sink);
+        if (result.error) result.failed = sink.name();
     };
+    auto on_every_sink = [&](auto step) {
+        for (auto& sink : outputs.every_line) attempt(*sink, step);
+        for (auto& [name, sink] : outputs.by_feed) attempt(*sink, step);
+    };
+    auto write = [&](Sink& sink, OutputBlock& block) {
+        if (!block.empty()) attempt(sink, [&block](Sink& s) { return s.write(block.pieces()); });
+    };
+    // A block may reference payloads in the batch: it is written before the
+    // next batch replaces this one.
+    auto flush_shared = [&] {
+        for (auto& sink : outputs.every_line) write(*sink, shared);
+        shared.clear();
+    };
+    auto flush_feed = [&](FeedOutput& output) {
+        write(*output.sink, output.block);
+        output.block.clear();
+    };
+    auto output_of = [&](const Envelope* envelope) -> FeedOutput& {
+        auto it = feed_outputs.find(envelope);
+        if (it == feed_outputs.end())
+            it = feed_outputs.emplace(envelope, FeedOutput{outputs.by_feed.at(envelope->name()).get(), {}}).first;
+        return it->second;
+    };
+
     while (!result.error && channel.receive(batch)) {
+        if (outputs.reopen_requested.exchange(false)) on_every_sink([](Sink& sink) { return sink.reopen(); });
         batch.for_each([&](const Message& m) {
-            m.envelope->append_line(m.seq, m.conn, m.received, m.kind, m.payload, block);
-            if (block.size() >= block_bytes) flush();
+            if (!outputs.every_line.empty()) {
+                m.envelope->append_line(m.seq, m.conn, m.received, m.kind, m.payload, shared);
+                if (shared.size() >= block_bytes) flush_shared();
+            }
+            if (!outputs.by_feed.empty()) {
+                FeedOutput& output = output_of(m.envelope);
+                m.envelope->append_line(m.seq, m.conn, m.received, m.kind, m.payload, output.block);
+                if (output.block.size() >= block_bytes) flush_feed(output);
+            }
         });
-        flush();
+        flush_shared();
+        for (auto& [envelope, output] : feed_outputs) flush_feed(output);
         if (!result.error) result.lines += batch.size();
-        if (block.text().capacity() > 2 * block_bytes) std::string().swap(block.text());
+        if (shared.text().capacity() > 2 * block_bytes) std::string().swap(shared.text());
+        for (auto& [envelope, output] : feed_outputs)
+            if (output.block.text().capacity() > 2 * block_bytes) std::string().swap(output.block.text());
     }
+    // A clean end: what was written is on disk before wsgather says it is done.
+    on_every_sink([](Sink& sink) { return sink.sync(); });
     return result;
 }
 

@@ -6,6 +6,7 @@ build_packages=(
   g++ cmake ninja-build
   libboost1.81-dev libboost-url1.81-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev doctest-dev
+  libzstd-dev pkg-config zstd
 )
 # The tests start servers written by others (the interop matrix: Python's
 # websockets, aiohttp, tornado and autobahn, websocketd, Node's ws, nginx in

@@ -340,7 +340,9 @@ class Check(ConfigTest):
                     "proxy": None,
                 },
             ],
-            "output": {"format": "raw", "file": None, "buffer": 64, "events": False},
+            "output": {"format": "raw", "file": [], "per_feed_dir": None,
+                       "rotate": {"size": None, "interval": None, "compress": False},
+                       "buffer": 64, "events": False},
             "run": {"count": None, "duration": "90s", "threads": 2},
             "log": "verbose",
         }

@@ -51,22 +51,21 @@ FeedTask<> produce(Channel& channel, Envelope& envelope, const std::vector<std::
 
 // A feed on an I/O thread, the writer on this one, as in a run: returns
 // what the writer reported.
-WriteResult write_all(std::size_t capacity, const std::vector<std::string>& lines, Sink& sink) {
+WriteResult write_all(std::size_t capacity, const std::vector<std::string>& lines, Outputs& outputs) {
     asio::io_context io;
     Channel channel(capacity);
     Envelope envelope(Format::raw, "f");
     asio::co_spawn(FeedExecutor(io.get_executor()), produce(channel, envelope, lines), asio::detached);
     std::thread feeds([&] { run_flushing(io, channel); });
-    WriteResult result = write_lines(channel, sink);
+    WriteResult result = write_lines(channel, outputs);
     feeds.join();
     return result;
 }
 
-Sink file_sink(const TempPath& temp) {
-    OutputOptions output;
-    output.path = temp.path;
-    return Sink(output);
-}
+// Outputs that write every line to `path`.
+struct FileOutput : Outputs {
+    explicit FileOutput(const std::string& path) { every_line.push_back(std::make_unique<Sink>(path)); }
+};
 
 }  // namespace
 
@@ -202,7 +201,7 @@ TEST_CASE("a closed channel is drained before receive reports the end") {
 
 TEST_CASE("the writer writes every line to the file in order, then stops when the channel closes") {
     TempPath temp;
-    Sink sink = file_sink(temp);
+    FileOutput sink(temp.path);
     WriteResult result = write_all(4, {"{\"a\":1}", "second", "third line"}, sink);
     CHECK_FALSE(result.error);
     CHECK(result.lines == 3);
@@ -211,7 +210,7 @@ TEST_CASE("the writer writes every line to the file in order, then stops when th
 
 TEST_CASE("the writer with no message writes nothing") {
     TempPath temp;
-    Sink sink = file_sink(temp);
+    FileOutput sink(temp.path);
     WriteResult result = write_all(1, {}, sink);
     CHECK_FALSE(result.error);
     CHECK(result.lines == 0);
@@ -220,7 +219,7 @@ TEST_CASE("the writer with no message writes nothing") {
 
 TEST_CASE("the writer loses no line through a channel of capacity 1") {
     TempPath temp;
-    Sink sink = file_sink(temp);
+    FileOutput sink(temp.path);
     std::vector<std::string> lines;
     std::string expected;
     for (int i = 0; i < 10'000; ++i) {
@@ -238,7 +237,7 @@ TEST_CASE("the writer loses no line through a channel of capacity 1") {
 TEST_CASE("senders on three I/O threads lose no line through a channel of capacity 2") {
     constexpr int threads = 3, per_thread = 5'000;
     TempPath temp;
-    Sink sink = file_sink(temp);
+    FileOutput sink(temp.path);
     Channel channel(2);
     Envelope envelope(Format::raw, "f");
     std::atomic<int> producing{threads};
@@ -276,7 +275,7 @@ TEST_CASE("senders on three I/O threads lose no line through a channel of capaci
 
 TEST_CASE("the writer splits output past its 1 MiB block into more writes without loss") {
     TempPath temp;
-    Sink sink = file_sink(temp);
+    FileOutput sink(temp.path);
     std::vector<std::string> lines;
     std::string expected;
     for (int i = 0; i < 40; ++i) {
@@ -293,9 +292,7 @@ TEST_CASE("the writer stops with EPIPE when the reader of its pipe is gone") {
     ::signal(SIGPIPE, SIG_IGN);
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
-    OutputOptions output;
-    output.path = "/dev/fd/" + std::to_string(fds[1]);  // a second descriptor for the write end
-    Sink sink(output);
+    FileOutput sink("/dev/fd/" + std::to_string(fds[1]));  // a second descriptor for the write end
     ::close(fds[0]);
     ::close(fds[1]);
 

@@ -66,7 +66,11 @@ TEST_CASE("command line defaults match the documented values") {
     CHECK(o.feeds[0].tls.key_file.empty());
     CHECK_FALSE(o.feeds[0].tls.insecure);
     CHECK(o.output.format == Format::jsonl);
-    CHECK(o.output.path.empty());
+    CHECK(o.output.files.empty());
+    CHECK(o.output.per_feed_dir.empty());
+    CHECK(o.output.rotate.size == 0);
+    CHECK(o.output.rotate.interval == 0ms);
+    CHECK_FALSE(o.output.rotate.compress);
     CHECK(o.output.buffer == 1024);
     CHECK(o.run.count == 0);
     CHECK(o.run.duration == 0ms);
@@ -110,7 +114,7 @@ TEST_CASE("command line reads every option into Options") {
     CHECK(o.feeds[0].tls.key_file == "k.pem");
     CHECK(o.feeds[0].tls.insecure);
     CHECK(o.output.format == Format::raw);
-    CHECK(o.output.path == "out.jsonl");
+    CHECK(o.output.files == std::vector<std::string>{"out.jsonl"});
     CHECK(o.output.buffer == 7);
     CHECK(o.run.count == 100);
     CHECK(o.run.duration == 1h);
@@ -122,7 +126,7 @@ TEST_CASE("command line reads long options and the --opt=value form") {
     Options o = accepted({"--insecure", "--output=x.log", "--count=3", "--duration=90", "--verbose", "--format=jsonl",
                           "--buffer=1", "ws://h/"});
     CHECK(o.feeds[0].tls.insecure);
-    CHECK(o.output.path == "x.log");
+    CHECK(o.output.files == std::vector<std::string>{"x.log"});
     CHECK(o.run.count == 3);
     CHECK(o.run.duration == 90s);
     CHECK(o.output.format == Format::jsonl);

@@ -279,7 +279,12 @@ TEST_CASE("config: --check prints the resolved run with secrets hidden") {
     CHECK(feed["send"] == Json::array({Json{{"token", "${WSGATHER_UNIT_TOKEN}"}}, "hi"}));
     CHECK(feed["reconnect"] == Json{{"enabled", true}, {"min", "500ms"}, {"max", "30s"}, {"max_retries", nullptr}});
     CHECK(run["run"] == Json{{"count", 5}, {"duration", nullptr}, {"threads", 1}});
-    CHECK(run["output"] == Json{{"format", "jsonl"}, {"file", nullptr}, {"buffer", 1024}, {"events", false}});
+    CHECK(run["output"] == Json{{"format", "jsonl"},
+                                {"file", Json::array()},
+                                {"per_feed_dir", nullptr},
+                                {"rotate", {{"size", nullptr}, {"interval", nullptr}, {"compress", false}}},
+                                {"buffer", 1024},
+                                {"events", false}});
     CHECK(run["log"] == "normal");
 }
 

@@ -28,12 +28,6 @@ void write_file(const std::string& path, const std::string& content) {
     out << content;
 }
 
-OutputOptions to_path(const std::string& path) {
-    OutputOptions options;
-    options.path = path;
-    return options;
-}
-
 std::string joined(const std::vector<std::string>& lines) {
     std::string all;
     for (const std::string& line : lines) all += line;
@@ -54,7 +48,7 @@ TEST_CASE("sink writes more lines than one writev takes, in order") {
     std::vector<std::string> lines;
     for (int i = 0; i < 3 * IOV_MAX + 17; ++i) lines.push_back("line " + std::to_string(i) + "\n");
     {
-        Sink sink(to_path(temp.path));
+        Sink sink(temp.path);
         CHECK(sink.name() == temp.path);
         CHECK_FALSE(write_all(sink, lines));
     }
@@ -66,7 +60,7 @@ TEST_CASE("sink writes lines of 1 MiB") {
     std::vector<std::string> lines;
     for (char c : {'x', 'y', 'z'}) lines.push_back(std::string(1u << 20, c) + "\n");
     {
-        Sink sink(to_path(temp.path));
+        Sink sink(temp.path);
         CHECK_FALSE(write_all(sink, lines));
     }
     std::string content = read_file(temp.path);
@@ -78,7 +72,7 @@ TEST_CASE("sink writes empty and non-empty lines alike") {
     TempPath temp;
     std::vector<std::string> lines{"", "a\n", "", "", "b\n", ""};
     {
-        Sink sink(to_path(temp.path));
+        Sink sink(temp.path);
         CHECK_FALSE(write_all(sink, lines));
         CHECK_FALSE(write_all(sink, {}));
     }
@@ -89,12 +83,12 @@ TEST_CASE("sink appends to an existing file") {
     TempPath temp;
     write_file(temp.path, "old line\n");
     {
-        Sink sink(to_path(temp.path));
+        Sink sink(temp.path);
         CHECK_FALSE(write_all(sink, {"new 1\n", "new 2\n"}));
         CHECK_FALSE(write_all(sink, {"new 3\n"}));
     }
     {
-        Sink again(to_path(temp.path));
+        Sink again(temp.path);
         CHECK_FALSE(write_all(again, {"new 4\n"}));
     }
     CHECK(read_file(temp.path) == "old line\nnew 1\nnew 2\nnew 3\nnew 4\n");
@@ -104,7 +98,7 @@ TEST_CASE("sink creates a missing file with mode 0644") {
     TempPath temp;
     mode_t previous = ::umask(022);  // the mode asked for, as a usual umask leaves it
     {
-        Sink sink(to_path(temp.path));
+        Sink sink(temp.path);
         CHECK_FALSE(write_all(sink, {"x\n"}));
     }
     ::umask(previous);
@@ -116,14 +110,14 @@ TEST_CASE("sink creates a missing file with mode 0644") {
 }
 
 TEST_CASE("sink without a path is standard output") {
-    Sink sink(OutputOptions{});
+    Sink sink("-");
     CHECK(sink.name() == "standard output");
 }
 
 TEST_CASE("sink in a missing directory throws SinkError naming the path") {
     const std::string path = "/nonexistent-wsgather-dir/sub/out.jsonl";
     try {
-        Sink sink(to_path(path));
+        Sink sink(path);
         FAIL("opened " << path);
     } catch (const SinkError& e) {
         std::string message = e.what();
@@ -138,7 +132,7 @@ TEST_CASE("sink writing to a pipe without a reader returns EPIPE") {
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     // Opened while the read end still exists: opening a pipe with no reader blocks.
-    Sink sink(to_path("/dev/fd/" + std::to_string(fds[1])));
+    Sink sink("/dev/fd/" + std::to_string(fds[1]));
     ::close(fds[0]);
     ::close(fds[1]);
     std::error_code ec = write_all(sink, {"a\n"});
@@ -166,7 +160,7 @@ TEST_CASE("sink writes everything through a pipe that fills up") {
     });
     std::error_code ec;
     {
-        Sink sink(to_path("/dev/fd/" + std::to_string(fds[1])));
+        Sink sink("/dev/fd/" + std::to_string(fds[1]));
         ::close(fds[1]);
         ec = write_all(sink, lines);
     }  // the sink's descriptor was the last write end: the reader sees EOF
@@ -175,4 +169,72 @@ TEST_CASE("sink writes everything through a pipe that fills up") {
     CHECK_FALSE(ec);
     CHECK(received.size() == joined(lines).size());
     CHECK(received == joined(lines));
+}
+
+TEST_CASE("a rotated file's name has the UTC time before its extension") {
+    auto when = std::chrono::system_clock::time_point(std::chrono::microseconds(1'764'756'420'123'456));
+    CHECK(rotated_name("trades.jsonl", when) == "trades.20251203T100700.123456Z.jsonl");
+    CHECK(rotated_name("/var/lib/w/feeds.jsonl", when) == "/var/lib/w/feeds.20251203T100700.123456Z.jsonl");
+    CHECK(rotated_name("dir.d/feeds", when) == "dir.d/feeds.20251203T100700.123456Z");
+    CHECK(rotated_name(".hidden", when) == ".hidden.20251203T100700.123456Z");
+    CHECK(rotated_name("a.b.txt", when) == "a.b.20251203T100700.123456Z.txt");
+}
+
+TEST_CASE("a feed's own file name keeps only safe characters") {
+    CHECK(per_feed_path("out", "trades", Format::jsonl) == "out/trades.jsonl");
+    CHECK(per_feed_path("out", "127.0.0.1:9000/trades", Format::jsonl) == "out/127.0.0.1_9000_trades.jsonl");
+    CHECK(per_feed_path("out", "a b/ü", Format::raw) == "out/a_b___.txt");
+    CHECK(per_feed_path("out", "..", Format::jsonl) == "out/_...jsonl");
+}
+
+TEST_CASE("sink rotation by size cuts between lines, a long line alone in its file") {
+    char pattern[] = "/tmp/wsgather-unit-rotate-XXXXXX";
+    REQUIRE(::mkdtemp(pattern) != nullptr);
+    std::string dir = pattern;
+    std::string path = dir + "/out.jsonl";
+    std::vector<std::string> rotated;
+    {
+        RotateOptions rotate;
+        rotate.size = 10;
+        Sink sink(path, rotate, [&](const std::string& name) { rotated.push_back(name); });
+        // 4 + 4 fit in 10; then 4 + a 12-byte line that fits nowhere; then 4.
+        CHECK_FALSE(write_all(sink, {"aaa\nbbb\n", "ccc\nlong-line-x\n", "ddd\n"}));
+    }
+    REQUIRE(rotated.size() == 3);
+    std::vector<std::string> contents;
+    for (const std::string& name : rotated) contents.push_back(read_file(name));
+    contents.push_back(read_file(path));
+    CHECK(contents == std::vector<std::string>{"aaa\nbbb\n", "ccc\n", "long-line-x\n", "ddd\n"});
+    for (const std::string& name : rotated) ::unlink(name.c_str());
+    ::unlink(path.c_str());
+    ::rmdir(dir.c_str());
+}
+
+TEST_CASE("sink appends to what a file holds and counts it against the rotation size") {
+    TempPath temp;
+    write_file(temp.path, "old1\nold2\n");
+    std::vector<std::string> rotated;
+    {
+        RotateOptions rotate;
+        rotate.size = 14;
+        Sink sink(temp.path, rotate, [&](const std::string& name) { rotated.push_back(name); });
+        CHECK_FALSE(write_all(sink, {"new1\n"}));
+    }
+    REQUIRE(rotated.size() == 1);
+    CHECK(read_file(rotated[0]) == "old1\nold2\n");
+    CHECK(read_file(temp.path) == "new1\n");
+    ::unlink(rotated[0].c_str());
+}
+
+TEST_CASE("sink reopens its file by name after the file was moved") {
+    TempPath temp, moved;
+    Sink sink(temp.path);
+    CHECK_FALSE(write_all(sink, {"before\n"}));
+    REQUIRE(::rename(temp.path.c_str(), moved.path.c_str()) == 0);
+    CHECK_FALSE(write_all(sink, {"still old\n"}));
+    CHECK_FALSE(sink.reopen());
+    CHECK_FALSE(write_all(sink, {"after\n"}));
+    CHECK_FALSE(sink.sync());
+    CHECK(read_file(moved.path) == "before\nstill old\n");
+    CHECK(read_file(temp.path) == "after\n");
 }
