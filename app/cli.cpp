@@ -97,7 +97,7 @@ std::vector<ValueOption> define_options(CLI::App& app, Collected& collected) {
     single("--heartbeat-interval", "--heartbeat-interval", "heartbeat.interval", "How often --heartbeat is sent",
            "DUR", format_duration(connect.heartbeat_interval));
     single("--connect-timeout", "--connect-timeout", "connect_timeout",
-           "Time allowed for TCP, TLS and the WebSocket handshake", "DUR", format_duration(connect.connect_timeout));
+           "Time allowed for DNS, TCP, TLS and the WebSocket handshake", "DUR", format_duration(connect.connect_timeout));
     single("--ping-interval", "--ping-interval", "ping_interval", "Send a ping this often; 0 disables pings", "DUR",
            format_duration(connect.ping_interval));
     single("--ping-timeout", "--ping-timeout", "ping_timeout", "Reconnect when no frame arrives this long after a ping",
@@ -123,7 +123,7 @@ std::vector<ValueOption> define_options(CLI::App& app, Collected& collected) {
     single("--key", "--key", "tls.key", "Private key for --cert (PEM)", "FILE");
     app.add_flag("-k,--insecure", collected.insecure, "Do not verify server certificates (prints a warning)");
     single("--proxy", "--proxy", "proxy",
-           "Connect through this HTTP proxy (CONNECT); direct: none (default: https_proxy, http_proxy, no_proxy...)",
+           "Connect through this HTTP proxy (CONNECT); direct: none (default: wss_proxy, https_proxy, ws_proxy, http_proxy, all_proxy, no_proxy)",
            "URL");
 
     single("--format", "--format", "output.format", "Output format: jsonl or raw (payloads only)", "FORMAT", "jsonl");

@@ -67,11 +67,17 @@ std::error_code Sink::sync() {
 }
 
 std::error_code Sink::rotate(std::chrono::system_clock::time_point now) {
-    // Several rotations within one microsecond, or a name taken already
-    // (another run's), must not replace a file set aside.
-    auto when = std::chrono::time_point_cast<std::chrono::microseconds>(now);
+    // Each rotation's time is later than the last one's, even within one
+    // microsecond, and a name taken already (by another run, or by a file
+    // already compressed) is passed over: no file set aside is replaced.
+    auto when = std::max(std::chrono::time_point_cast<std::chrono::microseconds>(now),
+                         last_rotation_ + std::chrono::microseconds(1));
     std::string aside = rotated_name(path_, when);
-    while (::access(aside.c_str(), F_OK) == 0) aside = rotated_name(path_, when += std::chrono::microseconds(1));
+    auto taken = [](const std::string& name) {
+        return ::access(name.c_str(), F_OK) == 0 || ::access((name + ".zst").c_str(), F_OK) == 0;
+    };
+    while (taken(aside)) aside = rotated_name(path_, when += std::chrono::microseconds(1));
+    last_rotation_ = when;
     // Synced first: the file set aside is complete on disk before it is renamed.
     if (std::error_code error = sync()) return error;
     if (::rename(path_.c_str(), aside.c_str()) != 0) return {errno, std::generic_category()};

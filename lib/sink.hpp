@@ -69,6 +69,7 @@ private:
     std::function<void(const std::string&)> rotated_;
     std::uint64_t size_ = 0;  // of the open file, as far as this sink knows
     std::chrono::system_clock::time_point next_rotation_ = std::chrono::system_clock::time_point::max();
+    std::chrono::sys_time<std::chrono::microseconds> last_rotation_{};
 };
 
 // The name a rotated file gets: the time goes before the extension, so that

@@ -166,7 +166,6 @@ private:
             if (stopping_) abandon(128 + signal);  // a second signal: do not wait for the drain
             stop(signal == SIGINT ? "interrupted" : "terminated");
             watch_signals();
-        watch_hangups();
         });
     }
 
