@@ -146,6 +146,8 @@ std::vector<ValueOption> define_options(CLI::App& app, Collected& collected) {
     single("-t,--duration", "--duration", "run.duration", "Stop after DUR", "DUR");
     single("--threads", "--threads", "run.threads", "I/O threads to spread the feeds over", "N",
            std::to_string(run.threads));
+    single("--stats", "--stats", "run.stats",
+           "Write a JSON line of per-feed counters to stderr every DUR, and a summary at the end", "DUR");
     app.add_flag("-q,--quiet", collected.quiet, "Log errors only");
     app.add_flag("-v,--verbose", collected.verbose, "Log more detail");
     app.set_version_flag("-V,--version", "wsgather " WSGATHER_VERSION);
@@ -258,6 +260,9 @@ Assembled assemble(const Collected& collected, const std::vector<ValueOption>& v
     Settings run = config.run;
     override_settings(run, command_line_run);
     apply_run_settings(run, result.options);
+    // The summary comes with --stats, and with -v.
+    result.options.run.summary =
+        result.options.run.stats.count() > 0 || result.options.verbosity == Verbosity::verbose;
 
     Settings base = config.defaults;
     override_settings(base, command_line_feed);

@@ -71,7 +71,8 @@ std::string describe_run(const Options& options, const std::vector<Settings>& fe
                     {"events", o.events}}},
         {"run", {{"count", r.count == 0 ? Json() : Json(r.count)},
                  {"duration", r.duration.count() == 0 ? Json() : Json(format_duration(r.duration))},
-                 {"threads", r.threads}}},
+                 {"threads", r.threads},
+                 {"stats", r.stats.count() == 0 ? Json() : Json(format_duration(r.stats))}}},
         {"log", options.verbosity == Verbosity::quiet     ? "quiet"
                 : options.verbosity == Verbosity::verbose ? "verbose"
                                                           : "normal"},

@@ -16,7 +16,7 @@
 namespace wsgather {
 namespace {
 
-constexpr std::array<SettingKey, 33> keys{{
+constexpr std::array<SettingKey, 34> keys{{
     {"headers", "--header", true},
     {"secret_headers", "--secret-header", true},
     {"subprotocols", "--subprotocol", true},
@@ -49,6 +49,7 @@ constexpr std::array<SettingKey, 33> keys{{
     {"run.count", "--count", false},
     {"run.duration", "--duration", false},
     {"run.threads", "--threads", false},
+    {"run.stats", "--stats", false},
     {"log", "--quiet, --verbose", false},
 }};
 
@@ -370,6 +371,7 @@ void apply_run_settings(const Settings& settings, Options& options) {
             fail(s->origin, fmt::format("invalid number '{}' for {}: at most {}", shown(s->value), s->origin.where,
                                         max_threads));
     }
+    if (auto* s = find(settings, "run.stats")) options.run.stats = duration_of(*s, false);
     if (auto* s = find(settings, "log")) {
         std::string level = text_of(*s, "log level");
         if (level == "quiet") options.verbosity = Verbosity::quiet;

@@ -126,4 +126,9 @@ void run_flushing(boost::asio::io_context& io, Channel& channel) {
     }
 }
 
+std::size_t Channel::queued() {
+    std::lock_guard lock(mutex_);
+    return filling_.size();
+}
+
 }  // namespace wsgather

@@ -99,6 +99,8 @@ public:
     void flush();
     // After the last send: receive() returns false once drained.
     void close();
+    // Any thread: the messages waiting for the writer to take them (--stats).
+    std::size_t queued();
 
     // Writer thread. Blocks until an I/O thread hands messages over (a
     // flush, or a half-full channel), then replaces `batch` with all that

@@ -201,6 +201,7 @@ FeedTask<> Feed::run() {
         if (attempt.retry_after) delay = std::max(delay, std::min(*attempt.retry_after, longest_retry_after));
         if (attempt.clean) log::info(spec_.name, "{}; reconnecting in {}", attempt.reason, format_duration(delay));
         else log::warning(spec_.name, "{}; reconnecting in {}", attempt.reason, format_duration(delay));
+        counters_.count_reconnect();
         co_await emit_event(event_data("retrying", fmt::format(",\"delay_ms\":{}{}", delay.count(),
                                                                json_field("reason", attempt.reason))));
         timer_.expires_after(delay);
@@ -670,6 +671,7 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
             paused_ = false;
             ++signs_of_life_;  // the pause ended: the peer had no chance to be heard
         }
+        counters_.count_message(message.payload.size(), received);
         buffer.consume(buffer.size());
         if (buffer.capacity() > kept_buffer_bytes) buffer.shrink_to_fit();
     }

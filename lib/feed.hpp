@@ -11,6 +11,7 @@
 #include "options.hpp"
 #include "proxy.hpp"
 #include "quota.hpp"
+#include "stats.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -50,6 +51,8 @@ public:
     void stop();
 
     const std::string& name() const { return spec_.name; }
+    // --stats; any thread may read them.
+    const FeedCounters& counters() const { return counters_; }
 
 private:
     // How one connection attempt ended.
@@ -111,6 +114,7 @@ private:
     Quota& quota_;
     Envelope envelope_;
     bool events_;  // --events
+    FeedCounters counters_;
     Backoff backoff_;
 
     // One timer for the three waits a feed has, which never overlap: the

@@ -47,6 +47,11 @@ void write(Level level, std::string_view feed, std::string_view text) {
     if (level == Level::error) line += "error: ";
     else if (level == Level::warning) line += "warning: ";
     line += one_line(text);
+    write_line(line);
+}
+
+void write_line(std::string_view text) {
+    std::string line(text);
     line += '\n';
     std::string_view rest = line;
     while (!rest.empty()) {

@@ -21,6 +21,8 @@ std::string one_line(std::string_view text);
 void set_verbosity(Verbosity v);
 bool enabled(Level level);
 void write(Level level, std::string_view feed, std::string_view text);
+// `line` as it is, newline added, at any verbosity (--stats).
+void write_line(std::string_view line);
 
 template <class... Args>
 void error(std::string_view feed, fmt::format_string<Args...> f, Args&&... args) {

@@ -121,6 +121,8 @@ struct RunOptions {
     std::uint64_t count = 0;  // zero: no limit
     Duration duration{0};     // zero: no limit
     std::size_t threads = 1;  // I/O threads the feeds are spread over
+    Duration stats{0};        // --stats: a counters line on stderr this often; zero: none
+    bool summary = false;     // a counters line at the end (--stats, -v)
 };
 
 // --threads beyond this is refused: past the core count it only adds switches.

@@ -63,6 +63,8 @@ std::error_code Sink::reopen() {
 
 std::error_code Sink::sync() {
     if (!owned_ || ::fsync(fd_) == 0) return {};
+    // -o /dev/null, a FIFO: there is nothing on disk to sync.
+    if (errno == EINVAL || errno == ENOTSUP) return {};
     return {errno, std::generic_category()};
 }
 

@@ -6,6 +6,7 @@
 #include "log.hpp"
 #include "quota.hpp"
 #include "sink.hpp"
+#include "stats.hpp"
 #include "task_group.hpp"
 #include "tls.hpp"
 #include "units.hpp"
@@ -58,7 +59,8 @@ public:
           feeds_group_(feed_executor_),
           signals_(io_, SIGINT, SIGTERM),
           hangups_(io_, SIGHUP),
-          deadline_(io_) {}
+          deadline_(io_),
+          stats_timer_(io_) {}
 
     // The threads end once their feeds have; they are joined here, before
     // the feeds are destroyed, and the feeds before the io_contexts their
@@ -81,6 +83,7 @@ public:
 
         watch_signals();
         watch_hangups();
+        if (options_.run.stats.count() > 0) schedule_stats();
         if (options_.run.duration.count() > 0) {
             deadline_.expires_after(options_.run.duration);
             deadline_.async_wait([this](boost::system::error_code ec) {
@@ -114,6 +117,8 @@ private:
         signals_.cancel();
         hangups_.cancel();
         deadline_.cancel();
+        stats_timer_.cancel();
+        if (options_.run.summary) log::write_line(stats("summary"));
     }
 
     FeedTask<> write() {
@@ -169,6 +174,23 @@ private:
         });
     }
 
+    // --stats: a line every DUR, on the first I/O thread; the counters are
+    // atomics that each feed updates on its own thread.
+    void schedule_stats() {
+        stats_timer_.expires_after(options_.run.stats);
+        stats_timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            log::write_line(stats("stats"));
+            schedule_stats();
+        });
+    }
+
+    std::string stats(std::string_view type) {
+        std::vector<FeedStats> feeds;
+        for (const auto& feed : feeds_) feeds.push_back(FeedStats{feed->name(), &feed->counters()});
+        return stats_line(type, std::chrono::system_clock::now(), lines_.queued(), feeds);
+    }
+
     // SIGHUP, from logrotate's postrotate: the files are reopened before the
     // next lines are written to them. It does not stop the run.
     void watch_hangups() {
@@ -210,6 +232,7 @@ private:
     asio::signal_set signals_;
     asio::signal_set hangups_;
     asio::steady_timer deadline_;
+    asio::steady_timer stats_timer_;
     FeedTimer writer_done_{feed_executor_};
     std::vector<std::unique_ptr<IoThread>> more_threads_;  // before the feeds: see ~Run
     std::vector<std::unique_ptr<Feed>> feeds_;

@@ -55,7 +55,7 @@ _wsgather()
             --heartbeat | --heartbeat-interval | --connect-timeout | \
             --ping-interval | --ping-timeout | --max-message-size | \
             --backoff-min | --backoff-max | --max-retries | --buffer | --rotate-size | --rotate-interval | \
-            -n | --count | -t | --duration | --threads)
+            -n | --count | -t | --duration | --threads | --stats)
             return
             ;;
     esac
@@ -102,6 +102,7 @@ _wsgather()
             -n --count
             -t --duration
             --threads
+            --stats
             -q --quiet
             -v --verbose
             -V --version

@@ -54,6 +54,7 @@ TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 LINE_KEYS = ["feed", "seq", "conn", "ts", "type", "data"]
 EVENT_KEYS = ["feed", "conn", "ts", "type", "data"]
 LOG_LINE_RE = re.compile(r"^\[\S+\] \S")
+STATS_LINE_RE = re.compile(r'^\{"type":"(stats|summary)",')
 
 
 class HarnessError(AssertionError):
@@ -451,9 +452,9 @@ class IntegrationTest(unittest.TestCase):
     # -- checks
 
     def check_log_lines(self, run):
-        """Every stderr line is `[feed] ...` or `wsgather: ...`."""
+        """Every stderr line is `[feed] ...`, `wsgather: ...`, or a counters line (--stats, -v)."""
         for line in run.err_lines:
-            if not (line.startswith("wsgather: ") or LOG_LINE_RE.match(line)):
+            if not (line.startswith("wsgather: ") or LOG_LINE_RE.match(line) or STATS_LINE_RE.match(line)):
                 self.fail(f"stray stderr line {line!r}" + run.describe())
 
     def check_shape(self, line):

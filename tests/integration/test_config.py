@@ -343,7 +343,7 @@ class Check(ConfigTest):
             "output": {"format": "raw", "file": [], "per_feed_dir": None,
                        "rotate": {"size": None, "interval": None, "compress": False},
                        "buffer": 64, "events": False},
-            "run": {"count": None, "duration": "90s", "threads": 2},
+            "run": {"count": None, "duration": "90s", "threads": 2, "stats": None},
             "log": "verbose",
         }
         text = run.stdout.decode("utf-8")

@@ -278,7 +278,7 @@ TEST_CASE("config: --check prints the resolved run with secrets hidden") {
     CHECK(feed["headers"] == Json{{"Authorization", "***"}, {"X-Key", "***"}, {"X-Plain", "p"}});
     CHECK(feed["send"] == Json::array({Json{{"token", "${WSGATHER_UNIT_TOKEN}"}}, "hi"}));
     CHECK(feed["reconnect"] == Json{{"enabled", true}, {"min", "500ms"}, {"max", "30s"}, {"max_retries", nullptr}});
-    CHECK(run["run"] == Json{{"count", 5}, {"duration", nullptr}, {"threads", 1}});
+    CHECK(run["run"] == Json{{"count", 5}, {"duration", nullptr}, {"threads", 1}, {"stats", nullptr}});
     CHECK(run["output"] == Json{{"format", "jsonl"},
                                 {"file", Json::array()},
                                 {"per_feed_dir", nullptr},
