@@ -517,6 +517,26 @@ class IntegrationTest(unittest.TestCase):
         self.assertTrue(text.endswith("\n"))
 
 
+class WithCertificates:
+    """Mixin, before IntegrationTest: a test CA and server certificate made
+    once for the class (self.certs, as make_certificates returns them), and
+    the Beast server over TLS with them."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cert_dir = tempfile.mkdtemp(prefix="wsgather-it-certs-")
+        cls.certs = make_certificates(cls.cert_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.cert_dir, True)
+        super().tearDownClass()
+
+    def start_tls_server(self):
+        return self.start_server("beast", "--tls", self.certs["cert"], self.certs["key"])
+
+
 def vmhwm_kib(pid):
     """Peak resident set size of a live process, from /proc; None if gone."""
     try:

@@ -18,13 +18,11 @@ data is compared exactly, as parsed JSON and as the text in the line.
 
 import json
 import re
-import shutil
-import tempfile
 import unittest
 
 from fault_proxy import (AfterHead, AtByte, Bursts, Clean, Close, Corrupt, FaultProxy, InTlsRecord,
                          Latency, Reset, Segments, Stall)
-from harness import IntegrationTest, make_certificates
+from harness import IntegrationTest, WithCertificates
 from py_server import count_message
 
 FAST_BACKOFF = ["--backoff-min", "50ms", "--backoff-max", "200ms"]
@@ -44,18 +42,7 @@ TLS_RECORD = TLS_SIZE + 4 + 1 + 16
 RECONNECTING = r"; reconnecting in \d+ms"
 
 
-class FaultProxyTest(IntegrationTest):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.cert_dir = tempfile.mkdtemp(prefix="wsgather-it-proxy-")
-        cls.certs = make_certificates(cls.cert_dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.cert_dir, True)
-        super().tearDownClass()
+class FaultProxyTest(WithCertificates, IntegrationTest):
 
     # -- helpers
 
@@ -63,9 +50,6 @@ class FaultProxyTest(IntegrationTest):
         proxy = FaultProxy(server.port, plan).start()
         self.addCleanup(proxy.stop)
         return proxy
-
-    def start_tls_server(self):
-        return self.start_server("beast", "--tls", self.certs["cert"], self.certs["key"])
 
     def assertEnded(self, run, status):
         """The run ended by itself with `status`: no crash, no sanitizer report."""

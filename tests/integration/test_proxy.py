@@ -9,15 +9,13 @@ a test sets the ones it wants for one wsgather run (run_with_env).
 
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import unittest
 from unittest import mock
 
 from harness import (HERE, PYTHON, WAIT, HarnessError, IntegrationTest, STATS_LINE_RE, LineReader, _popen, kill_process,
-                     make_certificates)
+                     WithCertificates)
 from test_output import mixed_lines
 
 CONNECT_PROXY = os.path.join(HERE, "connect_proxy.py")
@@ -265,21 +263,7 @@ class Environment(ProxyTest):
         self.assertConnections(server, ["/count?n=2"] * 3)
 
 
-class Tls(ProxyTest):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.cert_dir = tempfile.mkdtemp(prefix="wsgather-it-proxy-")
-        cls.certs = make_certificates(cls.cert_dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.cert_dir, True)
-        super().tearDownClass()
-
-    def start_tls_server(self):
-        return self.start_server("beast", "--tls", self.certs["cert"], self.certs["key"])
+class Tls(WithCertificates, ProxyTest):
 
     def test_wss_through_https_proxy(self):
         server = self.start_tls_server()

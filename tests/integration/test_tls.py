@@ -2,30 +2,14 @@
 
 import os
 import re
-import shutil
 import signal
-import tempfile
 import unittest
 
-from harness import IntegrationTest, make_certificates
+from harness import IntegrationTest, WithCertificates
 from test_output import MIXED_RAW
 
 
-class Tls(IntegrationTest):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.cert_dir = tempfile.mkdtemp(prefix="wsgather-it-tls-")
-        cls.certs = make_certificates(cls.cert_dir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.cert_dir, True)
-        super().tearDownClass()
-
-    def start_tls_server(self):
-        return self.start_server("beast", "--tls", self.certs["cert"], self.certs["key"])
+class Tls(WithCertificates, IntegrationTest):
 
     def test_verified_connection(self):
         server = self.start_tls_server()

@@ -34,4 +34,9 @@ inline std::string read_file(const std::string& path) {
     return content.str();
 }
 
+inline void write_file(const std::string& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+}
+
 }  // namespace wsgather::test

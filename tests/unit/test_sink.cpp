@@ -20,13 +20,9 @@
 using namespace wsgather;
 using wsgather::test::read_file;
 using wsgather::test::TempPath;
+using wsgather::test::write_file;
 
 namespace {
-
-void write_file(const std::string& path, const std::string& content) {
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-}
 
 std::string joined(const std::vector<std::string>& lines) {
     std::string all;

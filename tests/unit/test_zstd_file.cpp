@@ -16,13 +16,9 @@
 using namespace wsgather;
 using wsgather::test::read_file;
 using wsgather::test::TempPath;
+using wsgather::test::write_file;
 
 namespace {
-
-void write_file(const std::string& path, const std::string& content) {
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-}
 
 bool exists(const std::string& path) {
     struct stat st {};
