@@ -139,6 +139,9 @@ std::vector<ValueOption> define_options(CLI::App& app, Collected& collected) {
     app.add_flag("--rotate-compress", collected.rotate_compress, "Compress rotated files with zstd (FILE.zst)");
     single("--buffer", "--buffer", "output.buffer", "Messages held in memory before feeds are paused", "N",
            std::to_string(output.buffer));
+    single("--overflow", "--overflow", "output.overflow",
+           "When the buffer is full: block (pause the feeds), drop-oldest or drop-newest (keep reading, count drops)",
+           "POLICY", "block");
     app.add_flag("--events", collected.events,
                  "Write connection events (connected, disconnected, retrying, gave_up) among the lines, as "
                  "\"type\":\"event\"");

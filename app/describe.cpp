@@ -68,6 +68,7 @@ std::string describe_run(const Options& options, const std::vector<Settings>& fe
                                                                             : Json(format_duration(o.rotate.interval))},
                                 {"compress", o.rotate.compress}}},
                     {"buffer", o.buffer},
+                    {"overflow", overflow_name(o.overflow)},
                     {"events", o.events}}},
         {"run", {{"count", r.count == 0 ? Json() : Json(r.count)},
                  {"duration", r.duration.count() == 0 ? Json() : Json(format_duration(r.duration))},

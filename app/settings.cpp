@@ -16,7 +16,7 @@
 namespace wsgather {
 namespace {
 
-constexpr std::array<SettingKey, 34> keys{{
+constexpr std::array<SettingKey, 35> keys{{
     {"headers", "--header", true},
     {"secret_headers", "--secret-header", true},
     {"subprotocols", "--subprotocol", true},
@@ -45,6 +45,7 @@ constexpr std::array<SettingKey, 34> keys{{
     {"output.rotate.interval", "--rotate-interval", false},
     {"output.rotate.compress", "--rotate-compress", false},
     {"output.buffer", "--buffer", false},
+    {"output.overflow", "--overflow", false},
     {"output.events", "--events", false},
     {"run.count", "--count", false},
     {"run.duration", "--duration", false},
@@ -52,6 +53,8 @@ constexpr std::array<SettingKey, 34> keys{{
     {"run.stats", "--stats", false},
     {"log", "--quiet, --verbose", false},
 }};
+
+constexpr std::array overflow_policies{Overflow::block, Overflow::drop_oldest, Overflow::drop_newest};
 
 // The value as the user wrote it, for an error message: text as is, other
 // JSON as JSON.
@@ -317,6 +320,15 @@ FeedOptions feed_options(FeedSpec spec, const Settings& settings) {
     return feed;
 }
 
+std::string_view overflow_name(Overflow policy) {
+    switch (policy) {
+    case Overflow::block: return "block";
+    case Overflow::drop_oldest: return "drop-oldest";
+    case Overflow::drop_newest: return "drop-newest";
+    }
+    return "?";
+}
+
 void apply_run_settings(const Settings& settings, Options& options) {
     if (auto* s = find(settings, "output.format")) {
         std::string format = text_of(*s, "format");
@@ -355,6 +367,15 @@ void apply_run_settings(const Settings& settings, Options& options) {
                                         s->origin.file.empty() ? "-o FILE or --output-per-feed DIR"
                                                                : "output.file or output.per_feed_dir"));
     if (auto* s = find(settings, "output.buffer")) options.output.buffer = count_of(*s);
+    if (auto* s = find(settings, "output.overflow")) {
+        std::string word = text_of(*s, "overflow policy");
+        auto known = std::find_if(overflow_policies.begin(), overflow_policies.end(),
+                                  [&](Overflow policy) { return overflow_name(policy) == word; });
+        if (known == overflow_policies.end())
+            fail(s->origin, fmt::format("invalid overflow policy '{}' for {}: use block, drop-oldest or drop-newest",
+                                        word, s->origin.where));
+        output.overflow = *known;
+    }
     if (auto* s = find(settings, "output.events")) {
         options.output.events = bool_of(*s);
         // Raw output is payloads only: a record there could pass for one.

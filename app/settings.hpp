@@ -82,6 +82,9 @@ FeedOptions feed_options(FeedSpec spec, const Settings& settings);
 // The run's settings (output, limits, logging) checked into `options`.
 void apply_run_settings(const Settings& settings, Options& options);
 
+// --overflow's word for a policy: block, drop-oldest, drop-newest.
+std::string_view overflow_name(Overflow policy);
+
 // RFC 9110 token characters, the only ones allowed in a header name or a
 // subprotocol.
 bool is_token(std::string_view text);

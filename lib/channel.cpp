@@ -23,7 +23,7 @@ constexpr std::size_t flush_batch_bytes = batch_bytes / 2;
 }  // namespace
 
 void Batch::append(const Message& message) {
-    Header h{message.envelope, message.seq, message.conn, message.received, message.payload.size(), message.kind};
+    Header h{message.envelope, message.counters, message.seq, message.conn, message.received, message.payload.size(), message.kind};
     // insert, not resize: resizing would first zero the bytes it then copies over.
     const char* header = reinterpret_cast<const char*>(&h);
     bytes_.insert(bytes_.end(), header, header + sizeof h);
@@ -35,7 +35,33 @@ void Batch::clear() {
     // Assigning a new vector, not {}: that would keep the capacity.
     if (bytes_.capacity() > kept_batch_bytes && bytes_.size() < bytes_.capacity() / 4) bytes_ = std::vector<char>();
     else bytes_.clear();
+    front_ = 0;
     count_ = 0;
+}
+
+bool Batch::drop_oldest() {
+    std::size_t at = front_;
+    Header h;
+    for (;;) {
+        if (at == bytes_.size()) return false;
+        std::memcpy(&h, bytes_.data() + at, sizeof h);
+        if (h.kind != MessageKind::event) break;
+        at += sizeof h + h.size;
+    }
+    // The events before it move up over it, so they keep their order and
+    // everything live stays contiguous from front_.
+    std::size_t length = sizeof h + h.size;
+    std::memmove(bytes_.data() + front_ + length, bytes_.data() + front_, at - front_);
+    front_ += length;
+    --count_;
+    h.counters->count_drop();
+    // The dropped bytes are reclaimed once they outweigh the live ones: each
+    // live byte is moved at most once per doubling, as when a vector grows.
+    if (front_ > bytes_.size() - front_) {
+        bytes_.erase(bytes_.begin(), bytes_.begin() + static_cast<std::ptrdiff_t>(front_));
+        front_ = 0;
+    }
+    return true;
 }
 
 Channel::Channel(std::size_t capacity) : capacity_(capacity) {}
@@ -52,9 +78,18 @@ bool Channel::append_locked(const Message& message, bool& wake) {
 }
 
 bool Channel::try_send(const Message& message) {
+    return append(message, false);
+}
+
+bool Channel::send_dropping_oldest(const Message& message) {
+    return append(message, true);
+}
+
+bool Channel::append(const Message& message, bool drop_oldest) {
     bool wake;
     std::unique_lock lock(mutex_);
     bool sent = append_locked(message, wake);
+    while (!sent && drop_oldest && filling_.drop_oldest()) sent = append_locked(message, wake);
     lock.unlock();
     if (wake) ready_.notify_one();
     return sent;

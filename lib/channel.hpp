@@ -9,7 +9,8 @@
 // that still goes into an empty batch. A feed that finds the batch full is
 // suspended until the writer takes it: it does not read its socket
 // meanwhile, so TCP slows the server down. The writer holds at most one more
-// batch, so at most two batches are in memory.
+// batch, so at most two batches are in memory. With --overflow drop-oldest
+// or drop-newest, the feed drops a message instead (lib/feed.cpp).
 //
 // Why not asio's channel: it moves one message per operation between two
 // threads, and a handover per message cost more than everything else
@@ -19,6 +20,7 @@
 
 #include "envelope.hpp"
 #include "feed_io.hpp"
+#include "stats.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -43,6 +45,7 @@ inline constexpr std::size_t batch_bytes = 2u << 20;
 // borrowed: the channel copies it.
 struct Message {
     Envelope* envelope;  // the feed's; used by the writer thread only
+    FeedCounters* counters;  // the feed's: a message dropped from the channel is counted there
     std::uint64_t seq;
     std::uint64_t conn;
     std::chrono::system_clock::time_point received;
@@ -57,9 +60,12 @@ public:
     void append(const Message& message);
     void clear();
     std::size_t size() const { return count_; }
-    std::size_t bytes() const { return bytes_.size(); }
+    std::size_t bytes() const { return bytes_.size() - front_; }
     std::size_t capacity_bytes() const { return bytes_.capacity(); }  // the memory it holds
     bool empty() const { return count_ == 0; }
+    // Removes the oldest message that is not an event and counts it as
+    // dropped; false when the batch holds none. Events stay, in order.
+    bool drop_oldest();
 
     // Calls f(const Message&) for each message in order; the payloads point
     // into the batch.
@@ -68,6 +74,7 @@ public:
 private:
     struct Header {
         Envelope* envelope;
+        FeedCounters* counters;
         std::uint64_t seq;
         std::uint64_t conn;
         std::chrono::system_clock::time_point received;
@@ -76,6 +83,8 @@ private:
     };
 
     std::vector<char> bytes_;
+    // Where the first message starts: bytes_ before it held dropped ones.
+    std::size_t front_ = 0;
     std::size_t count_ = 0;
 };
 
@@ -88,6 +97,10 @@ public:
 
     // I/O threads. Copies the message in if there is room; false when full.
     bool try_send(const Message& message);
+    // I/O threads (--overflow drop-oldest). Copies the message in, dropping
+    // the oldest messages waiting to make room; false when the channel is
+    // full of events, which are never dropped.
+    bool send_dropping_oldest(const Message& message);
     // I/O threads. Copies the message in, suspending while the channel is
     // full; the coroutine is resumed on its own executor.
     FeedTask<> send(const Message& message);
@@ -108,6 +121,8 @@ public:
     bool receive(Batch& batch);
 
 private:
+    // try_send, and with drop_oldest send_dropping_oldest.
+    bool append(const Message& message, bool drop_oldest);
     // Under the lock: appends if there is room; true when it did. `wake` is
     // set when the writer must be notified once the lock is released.
     bool append_locked(const Message& message, bool& wake);
@@ -136,12 +151,12 @@ void run_flushing(boost::asio::io_context& io, Channel& channel);
 
 template <class F>
 void Batch::for_each(F&& f) const {
-    const char* at = bytes_.data();
+    const char* at = bytes_.data() + front_;
     for (std::size_t i = 0; i < count_; ++i) {
         Header h;
         std::memcpy(&h, at, sizeof h);
         at += sizeof h;
-        f(Message{h.envelope, h.seq, h.conn, h.received, h.kind, std::string_view(at, h.size)});
+        f(Message{h.envelope, h.counters, h.seq, h.conn, h.received, h.kind, std::string_view(at, h.size)});
         at += h.size;
     }
 }

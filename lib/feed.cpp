@@ -48,6 +48,10 @@ template <class Ws> ReadAheadSocket& socket_reader(Ws& ws) {
 // A server may ask for any delay; past an hour, wsgather retries anyway.
 constexpr Duration longest_retry_after = std::chrono::hours(1);
 
+// While a feed drops messages (--overflow), one "dropped" record a second
+// says how many: enough to see the gaps without adding to the flood.
+constexpr auto drop_report_interval = std::chrono::seconds(1);
+
 // A message buffer that grew for one large message is given back once that
 // message is written, so an idle feed holds little memory.
 constexpr std::size_t kept_buffer_bytes = 1u << 20;
@@ -135,6 +139,7 @@ Feed::Feed(FeedExecutor executor, asio::ssl::context* tls, const FeedOptions& op
       quota_(quota),
       envelope_(output.format, options.spec.name),
       events_(output.events),
+      overflow_(output.overflow),
       backoff_(options.reconnect.backoff_min, options.reconnect.backoff_max),
       timer_(executor) {
     if (!options.connect.heartbeat.empty()) heartbeat_timer_ = std::make_unique<FeedTimer>(executor);
@@ -164,7 +169,7 @@ FeedTask<> Feed::run() {
             attempt = Attempt{};
         }
         if (stopping_) {
-            if (attempt.connected) co_await emit_event(event_data("disconnected", ",\"code\":1000,\"reason\":\"stopped\""));
+            if (attempt.connected) co_await emit_event(event_data("disconnected", ",\"code\":1000" + json_field("reason", "stopped")));
             break;
         }
         if (attempt.connected)
@@ -217,8 +222,51 @@ FeedTask<> Feed::give_up(const std::string& reason) {
 
 FeedTask<> Feed::emit_event(std::string data) {
     if (!events_) co_return;
-    Message event{&envelope_, 0, conn_, std::chrono::system_clock::now(), MessageKind::event, data};
+    auto now = std::chrono::system_clock::now();
+    // A gap is explained before the change of connection that follows it.
+    if (std::uint64_t drops = counters_.drops(); drops != drops_reported_) {
+        co_await queue_event(drop_report(drops), now);
+        drops_reported_ = drops;
+        drops_reported_at_ = now;
+    }
+    co_await queue_event(data, now);
+}
+
+FeedTask<> Feed::queue_event(std::string_view data, std::chrono::system_clock::time_point now) {
+    // Events wait for room under every --overflow policy: they are never
+    // dropped, and they drop nothing, so that "dropped" records add up.
+    Message event = event_message(data, now);
     if (!lines_.try_send(event)) co_await lines_.send(event);
+}
+
+Message Feed::event_message(std::string_view data, std::chrono::system_clock::time_point now) {
+    return Message{&envelope_, &counters_, 0, conn_, now, MessageKind::event, data};
+}
+
+bool Feed::offer(const Message& message) {
+    if (lines_.try_send(message)) return true;
+    switch (overflow_) {
+    case Overflow::block: return false;
+    case Overflow::drop_oldest:
+        if (lines_.send_dropping_oldest(message)) return true;
+        break;  // the channel holds only events: this message is the one dropped
+    case Overflow::drop_newest: break;
+    }
+    counters_.count_drop();
+    return true;
+}
+
+void Feed::report_drops(std::chrono::system_clock::time_point now) {
+    std::uint64_t drops = counters_.drops();
+    if (drops == drops_reported_ || now - drops_reported_at_ < drop_report_interval) return;
+    std::string data = drop_report(drops);
+    if (!lines_.try_send(event_message(data, now))) return;
+    drops_reported_ = drops;
+    drops_reported_at_ = now;
+}
+
+std::string Feed::drop_report(std::uint64_t drops) const {
+    return event_data("dropped", fmt::format(",\"messages\":{}", drops - drops_reported_));
 }
 
 bool Feed::follow_redirect(Attempt& result, std::vector<std::string>& visited) {
@@ -661,9 +709,13 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
             co_return;
         }
         auto data = buffer.cdata();
-        Message message{&envelope_, ++seq_, conn_, received, ws.got_binary() ? MessageKind::binary : MessageKind::text,
+        // A dropped message keeps its seq, so that the gap shows where it was.
+        Message message{&envelope_, &counters_, ++seq_, conn_, received,
+                        ws.got_binary() ? MessageKind::binary : MessageKind::text,
                         std::string_view(static_cast<const char*>(data.data()), data.size())};
-        if (!lines_.try_send(message)) {
+        counters_.count_message(message.payload.size(), received);
+        if (events_ && overflow_ != Overflow::block) report_drops(received);
+        if (!offer(message)) {
             // A full channel holds this coroutine here: the socket is not
             // read and TCP flow control slows the server down.
             paused_ = true;
@@ -671,7 +723,6 @@ FeedTask<> Feed::read_messages(Ws& ws, Attempt& result) {
             paused_ = false;
             ++signs_of_life_;  // the pause ended: the peer had no chance to be heard
         }
-        counters_.count_message(message.payload.size(), received);
         buffer.consume(buffer.size());
         if (buffer.capacity() > kept_buffer_bytes) buffer.shrink_to_fit();
     }

@@ -71,8 +71,20 @@ private:
 
     template <class Ws> FeedTask<> attempt(Attempt& result);
     FeedTask<> give_up(const std::string& reason);
-    // --events: writes a lifecycle record into the output, waiting for room.
+    // --events: writes a lifecycle record into the output, waiting for room;
+    // messages dropped since the last "dropped" record are reported first.
     FeedTask<> emit_event(std::string data);
+    FeedTask<> queue_event(std::string_view data, std::chrono::system_clock::time_point now);
+    // An event's line in the channel: no seq, the current conn.
+    Message event_message(std::string_view data, std::chrono::system_clock::time_point now);
+    // A received message into the channel, or dropped as --overflow says;
+    // false when the channel is full and the policy is to wait for room.
+    bool offer(const Message& message);
+    // --events with a drop policy: a "dropped" record for the drops since
+    // the last one, at most once per drop_report_interval, if there is room
+    // now; if not, the count waits for the next chance.
+    void report_drops(std::chrono::system_clock::time_point now);
+    std::string drop_report(std::uint64_t drops) const;
     template <class Ws> FeedTask<> open(Ws& ws, Attempt& result);
     template <class Ws> FeedTask<> session(Ws& ws, Attempt& result);
     template <class Ws> FeedTask<> read_messages(Ws& ws, Attempt& result);
@@ -114,7 +126,10 @@ private:
     Quota& quota_;
     Envelope envelope_;
     bool events_;  // --events
+    Overflow overflow_;
     FeedCounters counters_;
+    std::uint64_t drops_reported_ = 0;  // counters_.drops() at the last "dropped" record
+    std::chrono::system_clock::time_point drops_reported_at_{};
     Backoff backoff_;
 
     // One timer for the three waits a feed has, which never overlap: the

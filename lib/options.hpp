@@ -106,6 +106,13 @@ struct RotateOptions {
     bool compress = false;   // zstd the rotated files
 };
 
+// --overflow: what a feed does with a message that finds the channel full.
+enum class Overflow {
+    block,        // wait for room: the socket is not read and TCP slows the server
+    drop_oldest,  // make room by dropping the oldest message waiting in the channel
+    drop_newest,  // drop the message that found no room
+};
+
 struct OutputOptions {
     Format format = Format::jsonl;
     // -o, repeatable; "-" is standard output. With no file and no
@@ -114,6 +121,7 @@ struct OutputOptions {
     std::string per_feed_dir;  // --output-per-feed: DIR/<feed>.jsonl, one per feed
     RotateOptions rotate;
     std::size_t buffer = 1024;  // channel capacity, in messages
+    Overflow overflow = Overflow::block;
     bool events = false;  // --events: connection lifecycle records among the lines
 };
 

@@ -42,6 +42,10 @@ _wsgather()
             mapfile -t COMPREPLY < <(compgen -W 'jsonl raw' -- "$cur")
             return
             ;;
+        --overflow)
+            mapfile -t COMPREPLY < <(compgen -W 'block drop-oldest drop-newest' -- "$cur")
+            return
+            ;;
         --coalesce)
             mapfile -t COMPREPLY < <(compgen -W 'auto' -- "$cur")
             return
@@ -98,6 +102,7 @@ _wsgather()
             --rotate-interval
             --rotate-compress
             --buffer
+            --overflow
             --events
             -n --count
             -t --duration

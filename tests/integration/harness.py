@@ -464,7 +464,7 @@ class IntegrationTest(unittest.TestCase):
             self.assertEqual(list(line.keys()), EVENT_KEYS, line)
             self.assertIsInstance(line["conn"], int, line)
             self.assertRegex(line["ts"], TS_RE)
-            self.assertIn(line["data"].get("event"), ("connected", "disconnected", "retrying", "gave_up"), line)
+            self.assertIn(line["data"].get("event"), ("connected", "disconnected", "retrying", "gave_up", "dropped"), line)
             return
         self.assertEqual(list(line.keys()), LINE_KEYS, line)
         self.assertIsInstance(line["feed"], str, line)

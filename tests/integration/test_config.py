@@ -284,7 +284,7 @@ class Check(ConfigTest):
     "coalesce": "2ms",
     "compress": true
   }],
-  "output": {"format": "raw", "buffer": 64},
+  "output": {"format": "raw", "buffer": 64, "overflow": "drop-newest"},
   "run": {"duration": "90s", "threads": 2},
   "log": "verbose"
 }
@@ -342,7 +342,7 @@ class Check(ConfigTest):
             ],
             "output": {"format": "raw", "file": [], "per_feed_dir": None,
                        "rotate": {"size": None, "interval": None, "compress": False},
-                       "buffer": 64, "events": False},
+                       "buffer": 64, "overflow": "drop-newest", "events": False},
             "run": {"count": None, "duration": "90s", "threads": 2, "stats": None},
             "log": "verbose",
         }

@@ -29,8 +29,12 @@ namespace {
 
 const auto t0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
 
-Message message(Envelope& envelope, std::uint64_t seq, std::string_view payload) {
-    return Message{&envelope, seq, 1, t0, MessageKind::text, payload};
+// The counters of messages whose drops no test looks at.
+FeedCounters uncounted;
+
+Message message(Envelope& envelope, std::uint64_t seq, std::string_view payload, FeedCounters& counters = uncounted,
+                MessageKind kind = MessageKind::text) {
+    return Message{&envelope, &counters, seq, 1, t0, kind, payload};
 }
 
 std::vector<std::string> payloads(const Batch& batch) {
@@ -73,7 +77,7 @@ TEST_CASE("a batch hands back every message, fields and payload, in order") {
     Envelope envelope(Format::jsonl, "f");
     Batch batch;
     std::string big(100'000, 'x');
-    batch.append(Message{&envelope, 7, 2, t0, MessageKind::binary, std::string_view("\0\xff", 2)});
+    batch.append(Message{&envelope, &uncounted, 7, 2, t0, MessageKind::binary, std::string_view("\0\xff", 2)});
     batch.append(message(envelope, 8, ""));
     batch.append(message(envelope, 9, big));
     REQUIRE(batch.size() == 3);
@@ -158,6 +162,64 @@ TEST_CASE("a batch is full at batch_bytes of messages, and a larger message stil
     CHECK_FALSE(channel.try_send(message(envelope, 4, "x")));
     REQUIRE(channel.receive(batch));
     CHECK(payloads(batch) == std::vector<std::string>{huge});
+}
+
+TEST_CASE("send_dropping_oldest makes room by dropping the oldest messages, counted on their own feeds") {
+    Channel channel(3);
+    Envelope a(Format::raw, "a"), b(Format::raw, "b");
+    FeedCounters a_counts, b_counts;
+    CHECK(channel.try_send(message(a, 1, "a1", a_counts)));
+    CHECK(channel.try_send(message(b, 1, "b1", b_counts)));
+    CHECK(channel.try_send(message(a, 2, "a2", a_counts)));
+    CHECK(channel.send_dropping_oldest(message(b, 2, "b2", b_counts)));  // drops a1, which is a's
+    CHECK(channel.send_dropping_oldest(message(b, 3, "b3", b_counts)));  // drops b1
+    CHECK(a_counts.drops() == 1);
+    CHECK(b_counts.drops() == 1);
+    channel.flush();
+    Batch batch;
+    REQUIRE(channel.receive(batch));
+    CHECK(payloads(batch) == std::vector<std::string>{"a2", "b2", "b3"});
+}
+
+TEST_CASE("send_dropping_oldest never drops an event, and keeps events in order") {
+    Channel channel(3);
+    Envelope envelope(Format::jsonl, "f");
+    FeedCounters counts;
+    CHECK(channel.try_send(message(envelope, 0, "{\"event\":\"one\"}", counts, MessageKind::event)));
+    CHECK(channel.try_send(message(envelope, 1, "m1", counts)));
+    CHECK(channel.try_send(message(envelope, 0, "{\"event\":\"two\"}", counts, MessageKind::event)));
+    CHECK(channel.send_dropping_oldest(message(envelope, 2, "m2", counts)));  // drops m1, behind an event
+    CHECK(counts.drops() == 1);
+    // Only events are left to drop: the message gets no room.
+    CHECK(channel.send_dropping_oldest(message(envelope, 0, "{\"event\":\"three\"}", counts, MessageKind::event)));
+    CHECK_FALSE(channel.send_dropping_oldest(message(envelope, 3, "m3", counts)));
+    CHECK(counts.drops() == 2);
+    channel.flush();
+    Batch batch;
+    REQUIRE(channel.receive(batch));
+    CHECK(payloads(batch) ==
+          std::vector<std::string>{"{\"event\":\"one\"}", "{\"event\":\"two\"}", "{\"event\":\"three\"}"});
+}
+
+TEST_CASE("a batch that keeps dropping its oldest messages stays within twice its live bytes") {
+    Envelope envelope(Format::raw, "f");
+    FeedCounters counts;
+    Batch batch;
+    const std::string kib(1024, 'k');
+    for (std::uint64_t seq = 1; seq <= 8; ++seq) batch.append(message(envelope, seq, kib, counts));
+    std::size_t live = batch.bytes();
+    for (std::uint64_t seq = 9; seq <= 10'000; ++seq) {
+        REQUIRE(batch.drop_oldest());
+        batch.append(message(envelope, seq, kib, counts));
+        REQUIRE(batch.bytes() == live);
+        REQUIRE(batch.capacity_bytes() <= 4 * live);  // 2 x live, and a vector's doubling
+    }
+    std::vector<Message> left;
+    batch.for_each([&](const Message& m) { left.push_back(m); });
+    REQUIRE(left.size() == 8);
+    CHECK(left.front().seq == 9'993);
+    CHECK(left.back().seq == 10'000);
+    CHECK(counts.drops() == 9'992);
 }
 
 TEST_CASE("a flush hands over what is queued even when the writer comes for it later") {

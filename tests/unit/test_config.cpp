@@ -284,6 +284,7 @@ TEST_CASE("config: --check prints the resolved run with secrets hidden") {
                                 {"per_feed_dir", nullptr},
                                 {"rotate", {{"size", nullptr}, {"interval", nullptr}, {"compress", false}}},
                                 {"buffer", 1024},
+                                {"overflow", "block"},
                                 {"events", false}});
     CHECK(run["log"] == "normal");
 }
