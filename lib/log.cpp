@@ -3,6 +3,7 @@
 #include "wait_writable.hpp"
 
 #include <cerrno>
+#include <mutex>
 #include <string>
 #include <unistd.h>
 
@@ -10,6 +11,28 @@ namespace wsgather::log {
 namespace {
 
 Level threshold = Level::info;
+
+// The status line on screen, empty when there is none. The mutex also keeps
+// a line and the status redrawn under it in one write.
+std::mutex status_mutex;
+std::string status;
+
+// ANSI: back to the start of the line, and erase from the cursor to its end.
+constexpr std::string_view line_start = "\r";
+constexpr std::string_view erase_rest = "\x1b[K";
+
+void write_all(std::string_view rest) {
+    while (!rest.empty()) {
+        ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            wait_writable(STDERR_FILENO);
+            continue;
+        }
+        if (n <= 0) return;  // nowhere left to report to
+        rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
 
 }  // namespace
 
@@ -51,19 +74,39 @@ void write(Level level, std::string_view feed, std::string_view text) {
 }
 
 void write_line(std::string_view text) {
-    std::string line(text);
-    line += '\n';
-    std::string_view rest = line;
-    while (!rest.empty()) {
-        ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            wait_writable(STDERR_FILENO);
-            continue;
-        }
-        if (n <= 0) return;  // nowhere left to report to
-        rest.remove_prefix(static_cast<std::size_t>(n));
+    std::string line;
+    std::lock_guard lock(status_mutex);
+    // Over the status line, which then comes back below.
+    if (!status.empty()) {
+        line += line_start;
+        line += erase_rest;
     }
+    line += text;
+    line += '\n';
+    line += status;
+    write_all(line);
+}
+
+void show_status(std::string_view text) {
+    std::string line;
+    line += line_start;
+    line += text;
+    // After the text, not before it: the old line is overwritten, not
+    // blanked first, so it does not flicker.
+    line += erase_rest;
+    std::lock_guard lock(status_mutex);
+    status = line;
+    write_all(line);
+}
+
+void clear_status() {
+    std::lock_guard lock(status_mutex);
+    if (status.empty()) return;
+    status.clear();
+    std::string line;
+    line += line_start;
+    line += erase_rest;
+    write_all(line);
 }
 
 }  // namespace wsgather::log

@@ -1,5 +1,6 @@
 // Diagnostics on standard error, one line per event, each written with a
-// single write(2) so lines from different feeds never interleave.
+// single write(2) so lines from different feeds never interleave; and, on a
+// terminal, the progress line below them.
 // Feed lines read "[name] text"; lines about the whole run "wsgather: text".
 #pragma once
 
@@ -23,6 +24,12 @@ bool enabled(Level level);
 void write(Level level, std::string_view feed, std::string_view text);
 // `line` as it is, newline added, at any verbosity (--stats).
 void write_line(std::string_view line);
+
+// The progress line (lib/progress.hpp): shown on the terminal's last line,
+// replaced by the next one, and redrawn under each line written meanwhile.
+void show_status(std::string_view line);
+// Erases it, for good: before the summary, and before the process exits.
+void clear_status();
 
 template <class... Args>
 void error(std::string_view feed, fmt::format_string<Args...> f, Args&&... args) {

@@ -131,6 +131,7 @@ struct RunOptions {
     std::size_t threads = 1;  // I/O threads the feeds are spread over
     Duration stats{0};        // --stats: a counters line on stderr this often; zero: none
     bool summary = false;     // a counters line at the end (--stats, -v)
+    bool progress = false;    // the progress line on stderr (the app decides: lib/progress.hpp)
 };
 
 // --threads beyond this is refused: past the core count it only adds switches.

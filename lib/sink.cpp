@@ -19,6 +19,11 @@
 
 namespace wsgather {
 
+bool writes_standard_output(const OutputOptions& output) {
+    if (output.files.empty() && output.per_feed_dir.empty()) return true;
+    return std::find(output.files.begin(), output.files.end(), standard_output_path) != output.files.end();
+}
+
 Sink::Sink(const std::string& path, const RotateOptions& rotate, std::function<void(const std::string&)> rotated)
     : rotate_(rotate), rotated_(std::move(rotated)) {
     if (path == standard_output_path) {

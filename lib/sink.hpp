@@ -28,6 +28,9 @@ struct SinkError : std::runtime_error {
 // The path that stands for standard output.
 inline constexpr std::string_view standard_output_path = "-";
 
+// Whether `output` writes lines to standard output: by default, or with -o -.
+bool writes_standard_output(const OutputOptions& output);
+
 class Sink {
 public:
     // Throws SinkError naming the path. `rotated` is called with the name of

@@ -4,6 +4,7 @@
 #include "feed.hpp"
 #include "feed_io.hpp"
 #include "log.hpp"
+#include "progress.hpp"
 #include "quota.hpp"
 #include "sink.hpp"
 #include "stats.hpp"
@@ -60,7 +61,8 @@ public:
           signals_(io_, SIGINT, SIGTERM),
           hangups_(io_, SIGHUP),
           deadline_(io_),
-          stats_timer_(io_) {}
+          stats_timer_(io_),
+          progress_timer_(io_) {}
 
     // The threads end once their feeds have; they are joined here, before
     // the feeds are destroyed, and the feeds before the io_contexts their
@@ -84,6 +86,7 @@ public:
         watch_signals();
         watch_hangups();
         if (options_.run.stats.count() > 0) schedule_stats();
+        if (options_.run.progress) schedule_progress();
         if (options_.run.duration.count() > 0) {
             deadline_.expires_after(options_.run.duration);
             deadline_.async_wait([this](boost::system::error_code ec) {
@@ -118,6 +121,8 @@ private:
         hangups_.cancel();
         deadline_.cancel();
         stats_timer_.cancel();
+        progress_timer_.cancel();
+        log::clear_status();
         if (options_.run.summary) log::write_line(stats("summary"));
     }
 
@@ -163,7 +168,10 @@ private:
     // a second signal: every line written so far is already in the kernel's
     // hands, and the kernel closes the sockets. Unwinding instead would mean
     // waiting for every close handshake, which is what the user declined.
-    [[noreturn]] static void abandon(int status) { std::_Exit(status); }
+    [[noreturn]] static void abandon(int status) {
+        log::clear_status();
+        std::_Exit(status);
+    }
 
     void watch_signals() {
         signals_.async_wait([this](boost::system::error_code ec, int signal) {
@@ -186,9 +194,23 @@ private:
     }
 
     std::string stats(std::string_view type) {
+        return stats_line(type, std::chrono::system_clock::now(), lines_.queued(), feed_stats());
+    }
+
+    std::vector<FeedStats> feed_stats() const {
         std::vector<FeedStats> feeds;
         for (const auto& feed : feeds_) feeds.push_back(FeedStats{feed->name(), &feed->counters()});
-        return stats_line(type, std::chrono::system_clock::now(), lines_.queued(), feeds);
+        return feeds;
+    }
+
+    // The progress line, redrawn every second, as wide as the terminal is now.
+    void schedule_progress() {
+        progress_timer_.expires_after(progress_interval);
+        progress_timer_.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            log::show_status(progress_.line(feed_stats(), std::chrono::steady_clock::now(), terminal_width()));
+            schedule_progress();
+        });
     }
 
     // SIGHUP, from logrotate's postrotate: the files are reopened before the
@@ -233,6 +255,8 @@ private:
     asio::signal_set hangups_;
     asio::steady_timer deadline_;
     asio::steady_timer stats_timer_;
+    asio::steady_timer progress_timer_;
+    ProgressMeter progress_{std::chrono::steady_clock::now()};
     FeedTimer writer_done_{feed_executor_};
     std::vector<std::unique_ptr<IoThread>> more_threads_;  // before the feeds: see ~Run
     std::vector<std::unique_ptr<Feed>> feeds_;
