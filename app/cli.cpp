@@ -249,7 +249,7 @@ Assembled assemble(const Collected& collected, const std::vector<ValueOption>& v
     for (auto& [key, setting] : given) (is_feed_setting(key) ? command_line_feed : command_line_run)[key] = setting;
 
     bool has_config = app.count("--config") > 0;
-    if (has_config && collected.config.empty()) throw UsageError("invalid file '' for --config: give a file name");
+    if (has_config) check_file_name(collected.config, Origin{"", "--config"});
     ConfigFile config;
     if (has_config) config = read_config(collected.config, process_environment);
     if (url_feeds.empty() && config.feeds.empty()) {

@@ -114,10 +114,9 @@ bool bool_of(const Setting& s) {
     return s.value.get<bool>();
 }
 
-// A file name: given, it cannot be empty.
 std::string file_of(const Setting& s) {
     std::string path = text_of(s, "file");
-    if (path.empty()) fail(s.origin, fmt::format("invalid file '' for {}: give a file name", s.origin.where));
+    check_file_name(path, s.origin);
     return path;
 }
 
@@ -176,6 +175,10 @@ void check_header(const Setting& s, const std::vector<std::string>& secret_heade
 }
 
 }  // namespace
+
+void check_file_name(std::string_view path, const Origin& origin) {
+    if (path.empty()) fail(origin, fmt::format("invalid file '' for {}: give a file name", origin.where));
+}
 
 void fail(const Origin& origin, const std::string& message) {
     if (origin.file.empty()) throw UsageError(message);
@@ -339,7 +342,7 @@ void apply_run_settings(const Settings& settings, Options& options) {
     OutputOptions& output = options.output;
     if (auto* s = find(settings, "output.file")) {
         for (const std::string& file : texts_of(*s, "file")) {
-            if (file.empty()) fail(s->origin, fmt::format("invalid file '' for {}: give a file name", s->origin.where));
+            check_file_name(file, s->origin);
             if (std::find(output.files.begin(), output.files.end(), file) != output.files.end())
                 fail(s->origin, fmt::format("output file '{}' given twice for {}: its lines would be written twice",
                                             file, s->origin.where));

@@ -32,6 +32,9 @@ struct Origin {
 // Throws UsageError; a config file's name goes in front of the message.
 [[noreturn]] void fail(const Origin& origin, const std::string& message);
 
+// A file name, given where `origin` says: an empty one is refused.
+void check_file_name(std::string_view path, const Origin& origin);
+
 using Json = nlohmann::ordered_json;  // objects keep the file's order
 
 struct Setting {

@@ -2,6 +2,7 @@
 
 #include "output_block.hpp"
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 
@@ -12,10 +13,29 @@ namespace {
 // the lines already formatted.
 constexpr std::size_t block_bytes = 1u << 20;
 
+// A feed's own block holds one batch's lines of that feed, so it stays
+// small unless the feed is busy.
+constexpr std::size_t kept_feed_block_bytes = 64u << 10;
+
+// A block and the most of it one batch filled.
+struct Block {
+    OutputBlock lines;
+    std::size_t used = 0;
+};
+
+// After a batch: a block's memory is kept while it is used (each new page
+// costs a fault), and given back past `kept` bytes once a whole batch used
+// less than a quarter of it, when a burst, or one long line, is over.
+void trim(Block& block, std::size_t kept) {
+    std::string& text = block.lines.text();
+    if (text.capacity() > kept && block.used < text.capacity() / 4) std::string().swap(text);
+    block.used = 0;
+}
+
 // A feed's own block and sink (--output-per-feed).
 struct FeedOutput {
     Sink* sink;
-    OutputBlock block;
+    Block block;
 };
 
 }  // namespace
@@ -23,8 +43,8 @@ struct FeedOutput {
 WriteResult write_lines(Channel& channel, Outputs& outputs) {
     WriteResult result;
     Batch batch;
-    OutputBlock shared;  // for the sinks that take every line
-    shared.text().reserve(block_bytes + (64u << 10));
+    Block shared;  // for the sinks that take every line
+    shared.lines.text().reserve(block_bytes + (64u << 10));
     std::unordered_map<const Envelope*, FeedOutput> feed_outputs;  // filled as feeds are first seen
 
     // Runs `step` on `sink` unless a sink has failed already; a failure
@@ -41,15 +61,19 @@ WriteResult write_lines(Channel& channel, Outputs& outputs) {
     auto write = [&](Sink& sink, OutputBlock& block) {
         if (!block.empty()) attempt(sink, [&block](Sink& s) { return s.write(block.pieces()); });
     };
+    auto empty = [](Block& block) {
+        block.used = std::max(block.used, block.lines.text().size());
+        block.lines.clear();
+    };
     // A block may reference payloads in the batch: it is written before the
     // next batch replaces this one.
     auto flush_shared = [&] {
-        for (auto& sink : outputs.every_line) write(*sink, shared);
-        shared.clear();
+        for (auto& sink : outputs.every_line) write(*sink, shared.lines);
+        empty(shared);
     };
     auto flush_feed = [&](FeedOutput& output) {
-        write(*output.sink, output.block);
-        output.block.clear();
+        write(*output.sink, output.block.lines);
+        empty(output.block);
     };
     auto output_of = [&](const Envelope* envelope) -> FeedOutput& {
         auto it = feed_outputs.find(envelope);
@@ -62,21 +86,22 @@ WriteResult write_lines(Channel& channel, Outputs& outputs) {
         if (outputs.reopen_requested.exchange(false)) on_every_sink([](Sink& sink) { return sink.reopen(); });
         batch.for_each([&](const Message& m) {
             if (!outputs.every_line.empty()) {
-                m.envelope->append_line(m.seq, m.conn, m.received, m.kind, m.payload, shared);
-                if (shared.size() >= block_bytes) flush_shared();
+                m.envelope->append_line(m.seq, m.conn, m.received, m.kind, m.payload, shared.lines);
+                if (shared.lines.size() >= block_bytes) flush_shared();
             }
             if (!outputs.by_feed.empty()) {
                 FeedOutput& output = output_of(m.envelope);
-                m.envelope->append_line(m.seq, m.conn, m.received, m.kind, m.payload, output.block);
-                if (output.block.size() >= block_bytes) flush_feed(output);
+                m.envelope->append_line(m.seq, m.conn, m.received, m.kind, m.payload, output.block.lines);
+                if (output.block.lines.size() >= block_bytes) flush_feed(output);
             }
         });
         flush_shared();
-        for (auto& [envelope, output] : feed_outputs) flush_feed(output);
+        trim(shared, 2 * block_bytes);
+        for (auto& [envelope, output] : feed_outputs) {
+            flush_feed(output);
+            trim(output.block, kept_feed_block_bytes);
+        }
         if (!result.error) result.lines += batch.size();
-        if (shared.text().capacity() > 2 * block_bytes) std::string().swap(shared.text());
-        for (auto& [envelope, output] : feed_outputs)
-            if (output.block.text().capacity() > 2 * block_bytes) std::string().swap(output.block.text());
     }
     // A clean end: what was written is on disk before wsgather says it is done.
     on_every_sink([](Sink& sink) { return sink.sync(); });
