@@ -56,6 +56,11 @@ FeedSpec parse_feed_url(std::string_view url) {
         throw FeedUrlError(fmt::format("invalid URL '{}': {}", shown, problem));
     }
     const auto& u = *parsed;
+    // hide_password found a password where the parser found none: one that
+    // ends the authority early, so host, port and path are bits of it.
+    if (!u.has_userinfo() && shown != url)
+        throw FeedUrlError(fmt::format("invalid URL '{}': a password with '/', '?' or '#' must have them "
+                                       "percent-encoded (%2F, %3F, %23)", shown));
 
     FeedSpec spec;
     spec.url = shown;
@@ -117,11 +122,21 @@ std::string hide_password(std::string_view text) {
     auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos) return std::string(text);
     std::size_t authority = scheme_end + 3;
-    std::string_view rest = text.substr(authority);
-    rest = rest.substr(0, rest.find_first_of("/?#"));
-    auto at = rest.rfind('@');
+    std::string_view url = text.substr(authority);
+    url = url.substr(0, url.find_first_of(" \t'\""));  // the URL ends where the words around it start
+    std::string_view rest = url.substr(0, url.find_first_of("/?#"));
     auto colon = rest.find(':');
-    if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) return std::string(text);
+    if (rest.starts_with('[') || colon == std::string_view::npos) return std::string(text);  // no password
+    auto at = rest.rfind('@');
+    if (at == std::string_view::npos) {
+        // A password with an unencoded '/', '?' or '#' ends the authority
+        // early (the URL does not parse, and its error shows it): what
+        // follows the ':' is no port, and an '@' comes later.
+        bool port = rest.find_first_not_of("0123456789", colon + 1) == std::string_view::npos;
+        at = url.find('@', colon);
+        if (port || at == std::string_view::npos) return std::string(text);
+    }
+    if (colon > at) return std::string(text);
     return fmt::format("{}***{}", text.substr(0, authority + colon + 1), text.substr(authority + at));
 }
 

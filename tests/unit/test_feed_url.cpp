@@ -187,6 +187,15 @@ TEST_CASE("an encoded control character in the host, or ':' in the user name, is
     CHECK(parse_feed_url("ws://u%40x:p%3Aq@h/").userinfo == "u@x:p:q");
 }
 
+TEST_CASE("a password with an unencoded '/', '?' or '#' is refused without showing any of it") {
+    for (std::string_view url : {"ws://u:pa/ss@h/", "ws://u:pa?ss@h/", "ws://u:p#ss@h/"})
+        CHECK_THROWS_WITH_AS(parse_feed_url(url),
+                             "invalid URL 'ws://u:***@h/': a password with '/', '?' or '#' must have them "
+                             "percent-encoded (%2F, %3F, %23)",
+                             FeedUrlError);
+    CHECK(parse_feed_url("ws://u:pa%2Fss@h/").userinfo == "u:pa/ss");
+}
+
 TEST_CASE("a URL's password is hidden in every message, even when the URL does not parse") {
     CHECK(hide_password("ws://u:pw@h/x") == "ws://u:***@h/x");
     CHECK(hide_password("a=wss://u:p@ss@h:1/?q=a:b@c") == "a=wss://u:***@h:1/?q=a:b@c");
@@ -194,6 +203,12 @@ TEST_CASE("a URL's password is hidden in every message, even when the URL does n
     CHECK(hide_password("ws://h:80/p?a@b") == "ws://h:80/p?a@b");
     CHECK(hide_password("ws://u:@h") == "ws://u:***@h");
     CHECK(hide_password("no url here: a@b") == "no url here: a@b");
+    // A password that should have been percent-encoded is hidden all the same.
+    CHECK(hide_password("invalid URL 'ws://u:pa/ss@h/x?m=a@b'") == "invalid URL 'ws://u:***@h/x?m=a@b'");
+    CHECK(hide_password("ws://u:p?w#d@h") == "ws://u:***@h");
+    CHECK(hide_password("ws://h:80/p?m=a@b") == "ws://h:80/p?m=a@b");
+    CHECK(hide_password("ws://[::1]:80/p?m=a@b") == "ws://[::1]:80/p?m=a@b");
+    CHECK(hide_password("ws://h:abc/p then a@b") == "ws://h:abc/p then a@b");
     check_rejected("ws://u:s3cret@h:99999/", "ws://u:***@h:99999/");
     check_rejected("ws://u:s3cret@h/a b", "ws://u:***@h/a b");
     check_rejected("a b=ws://u:s3cret@h/", "a b=ws://u:***@h/");
