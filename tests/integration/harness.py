@@ -281,7 +281,31 @@ def kill_process(proc):
                 pass
 
 
-class Server:
+class HelperProcess:
+    """A helper process that prints "PORT <n>" once listening, then event
+    lines: its port, and readers of its stdout and stderr."""
+
+    def __init__(self, command, name):
+        self.command = command
+        self.proc = _popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.events = LineReader(self.proc.stdout, f"{name} events")
+        self.errors = LineReader(self.proc.stderr, f"{name} stderr")
+        try:
+            first = self.events.wait_for(r"^PORT \d+$", timeout=10)
+        except HarnessError:
+            kill_process(self.proc)
+            raise HarnessError(f"{name} did not start: {command}; "
+                               f"stdout {self.events.lines!r}, stderr {self.errors.lines!r}")
+        self.port = int(first.split()[1])
+
+    def wait_for(self, pattern, timeout=WAIT):
+        return self.events.wait_for(pattern, timeout)
+
+    def stop(self):
+        kill_process(self.proc)
+
+
+class Server(HelperProcess):
     """A running test server: its port and a reader of its event lines."""
 
     def __init__(self, kind, args, port=0):
@@ -296,31 +320,14 @@ class Server:
             raise ValueError(kind)
         if port:
             command += ["--port", str(port)]
-        command += list(args)
-        self.command = command
-        self.proc = _popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.events = LineReader(self.proc.stdout, f"{kind}-server events")
-        self.errors = LineReader(self.proc.stderr, f"{kind}-server stderr")
-        try:
-            first = self.events.wait_for(r"^PORT \d+$", timeout=10)
-        except HarnessError:
-            kill_process(self.proc)
-            raise HarnessError(f"{kind} server did not start: {command}; "
-                               f"stdout {self.events.lines!r}, stderr {self.errors.lines!r}")
-        self.port = int(first.split()[1])
+        super().__init__(command + list(args), f"{kind} server")
 
     def url(self, target, scheme="ws", host="127.0.0.1"):
         return f"{scheme}://{host}:{self.port}{target}"
 
-    def wait_for(self, pattern, timeout=WAIT):
-        return self.events.wait_for(pattern, timeout)
-
     def event_lines(self, prefixes=("OPEN", "CLOSE", "RECV", "RECVBIN", "HEADER")):
         """The event lines so far, without debug noise the server may print."""
         return [line for line in self.events.lines if line.split(" ", 1)[0] in prefixes]
-
-    def stop(self):
-        kill_process(self.proc)
 
 
 class Run:

@@ -10,12 +10,10 @@ a test sets the ones it wants for one wsgather run (run_with_env).
 import os
 import re
 import socket
-import subprocess
 import unittest
 from unittest import mock
 
-from harness import (HERE, PYTHON, WAIT, HarnessError, IntegrationTest, STATS_LINE_RE, LineReader, _popen, kill_process,
-                     WithCertificates)
+from harness import HERE, PYTHON, WAIT, HelperProcess, IntegrationTest, STATS_LINE_RE, WithCertificates
 from test_output import mixed_lines
 
 CONNECT_PROXY = os.path.join(HERE, "connect_proxy.py")
@@ -28,24 +26,14 @@ RECONNECTING = r"; reconnecting in \d+ms$"
 ALICE = "Basic YWxpY2U6czNjcmV0"
 
 
-class ConnectProxy:
+class ConnectProxy(HelperProcess):
     """A running connect_proxy.py: its port and a reader of its event lines."""
 
     def __init__(self, *args):
-        self.command = [PYTHON, CONNECT_PROXY, *args]
-        self.proc = _popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.events = LineReader(self.proc.stdout, "connect proxy events")
-        self.errors = LineReader(self.proc.stderr, "connect proxy stderr")
         self._probes = 0
         self._taken = 0  # event lines take() returned
         self._closed = 0  # CLOSED lines among them
-        try:
-            first = self.events.wait_for(r"^PORT \d+$", timeout=10)
-        except HarnessError:
-            kill_process(self.proc)
-            raise HarnessError(f"connect proxy did not start: {self.command}; "
-                               f"stdout {self.events.lines!r}, stderr {self.errors.lines!r}")
-        self.port = int(first.split()[1])
+        super().__init__([PYTHON, CONNECT_PROXY, *args], "connect proxy")
 
     def url(self, userinfo=""):
         return f"http://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}"
@@ -77,9 +65,6 @@ class ConnectProxy:
         new, self._taken = lines[self._taken:], len(lines)
         self._closed = sum(line.startswith("CLOSED ") for line in lines)
         return new
-
-    def stop(self):
-        kill_process(self.proc)
 
 
 class ProxyTest(IntegrationTest):
