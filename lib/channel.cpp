@@ -23,7 +23,8 @@ constexpr std::size_t flush_batch_bytes = batch_bytes / 2;
 }  // namespace
 
 void Batch::append(const Message& message) {
-    Header h{message.envelope, message.counters, message.seq, message.conn, message.received, message.payload.size(), message.kind};
+    Header h{message.envelope, message.counters, message.seq, message.conn, message.received,
+             message.payload.size(), message.kind};
     // insert, not resize: resizing would first zero the bytes it then copies over.
     const char* header = reinterpret_cast<const char*>(&h);
     bytes_.insert(bytes_.end(), header, header + sizeof h);

@@ -168,13 +168,14 @@ FeedTask<> Feed::run() {
             if (attempt.location.empty() || stopping_ || !follow_redirect(attempt, visited)) break;
             attempt = Attempt{};
         }
-        if (stopping_) {
-            if (attempt.connected) co_await emit_event(event_data("disconnected", ",\"code\":1000" + json_field("reason", "stopped")));
-            break;
+        if (attempt.connected) {
+            // Stopped: the close was wsgather's own, 1000, echoed by the server.
+            unsigned code = stopping_ ? 1000 : attempt.close_code;
+            std::string_view reason = stopping_ ? std::string_view("stopped") : std::string_view(attempt.reason);
+            co_await emit_event(
+                event_data("disconnected", fmt::format(",\"code\":{}{}", code, json_field("reason", reason))));
         }
-        if (attempt.connected)
-            co_await emit_event(event_data("disconnected", fmt::format(",\"code\":{}{}", attempt.close_code,
-                                                                       json_field("reason", attempt.reason))));
+        if (stopping_) break;
 
         if (attempt.connected) failures = 0;
         else ++failures;

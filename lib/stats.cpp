@@ -22,8 +22,9 @@ std::string stats_line(std::string_view type, std::chrono::system_clock::time_po
             age = fmt::format("{}", std::max<std::int64_t>(
                                         0, std::chrono::duration_cast<std::chrono::milliseconds>(now - c.last_message())
                                                .count()));
-        line += fmt::format(":{{\"messages\":{},\"bytes\":{},\"reconnects\":{},\"drops\":{},\"last_message_age_ms\":{}}}",
-                            c.messages(), c.bytes(), c.reconnects(), c.drops(), age);
+        line += fmt::format(
+            ":{{\"messages\":{},\"bytes\":{},\"reconnects\":{},\"drops\":{},\"last_message_age_ms\":{}}}",
+            c.messages(), c.bytes(), c.reconnects(), c.drops(), age);
     }
     line += "}}";
     return line;
