@@ -122,18 +122,18 @@ std::string hide_password(std::string_view text) {
     auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos) return std::string(text);
     std::size_t authority = scheme_end + 3;
-    std::string_view url = text.substr(authority);
-    url = url.substr(0, url.find_first_of(" \t'\""));  // the URL ends where the words around it start
-    std::string_view rest = url.substr(0, url.find_first_of("/?#"));
+    std::string_view after = text.substr(authority);
+    std::string_view rest = after.substr(0, after.find_first_of("/?#"));
     auto colon = rest.find(':');
     if (rest.starts_with('[') || colon == std::string_view::npos) return std::string(text);  // no password
     auto at = rest.rfind('@');
     if (at == std::string_view::npos) {
         // A password with an unencoded '/', '?' or '#' ends the authority
         // early (the URL does not parse, and its error shows it): what
-        // follows the ':' is no port, and an '@' comes later.
+        // follows the ':' is no port, and an '@' comes later in the URL,
+        // which ends where the words around it start.
         bool port = rest.find_first_not_of("0123456789", colon + 1) == std::string_view::npos;
-        at = url.find('@', colon);
+        at = after.substr(0, after.find_first_of(" \t'\"")).find('@', colon);
         if (port || at == std::string_view::npos) return std::string(text);
     }
     if (colon > at) return std::string(text);

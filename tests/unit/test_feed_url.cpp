@@ -209,6 +209,7 @@ TEST_CASE("a URL's password is hidden in every message, even when the URL does n
     CHECK(hide_password("ws://h:80/p?m=a@b") == "ws://h:80/p?m=a@b");
     CHECK(hide_password("ws://[::1]:80/p?m=a@b") == "ws://[::1]:80/p?m=a@b");
     CHECK(hide_password("ws://h:abc/p then a@b") == "ws://h:abc/p then a@b");
+    CHECK(hide_password("ws://host:077user:pa's@9631919/") == "ws://host:***@9631919/");  // found by fuzz_feed_url
     check_rejected("ws://u:s3cret@h:99999/", "ws://u:***@h:99999/");
     check_rejected("ws://u:s3cret@h/a b", "ws://u:***@h/a b");
     check_rejected("a b=ws://u:s3cret@h/", "a b=ws://u:***@h/");
