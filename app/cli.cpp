@@ -297,6 +297,10 @@ Assembled assemble(const Collected& collected, const std::vector<ValueOption>& v
             if (!added)
                 throw UsageError(fmt::format("feeds '{}' and '{}' would both write to '{}' (--output-per-feed): "
                                              "give them other names", it->second, feed.spec.name, path));
+            for (const std::string& file : result.options.output.files)
+                if (same_file_name(file, path))
+                    throw UsageError(fmt::format("output file '{}' is also feed '{}''s file (--output-per-feed): "
+                                                 "its lines would be written twice", file, feed.spec.name));
         }
     }
     // In a file an interval may wait in "defaults" for the feeds that set a

@@ -343,9 +343,11 @@ void apply_run_settings(const Settings& settings, Options& options) {
     if (auto* s = find(settings, "output.file")) {
         for (const std::string& file : texts_of(*s, "file")) {
             check_file_name(file, s->origin);
-            if (std::find(output.files.begin(), output.files.end(), file) != output.files.end())
-                fail(s->origin, fmt::format("output file '{}' given twice for {}: its lines would be written twice",
-                                            file, s->origin.where));
+            auto same = std::find_if(output.files.begin(), output.files.end(),
+                                     [&](const std::string& given) { return same_file_name(given, file); });
+            if (same != output.files.end())
+                fail(s->origin, fmt::format("output file '{}' given twice for {}{}: its lines would be written twice",
+                                            file, s->origin.where, *same == file ? "" : fmt::format(" (as '{}')", *same)));
             output.files.push_back(file);
         }
     }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <utility>
 #include <vector>
 #include <fcntl.h>
@@ -91,6 +92,12 @@ std::error_code Sink::rotate(std::chrono::system_clock::time_point now) {
     if (std::error_code error = open_file()) return error;
     if (rotated_) rotated_(aside);
     return {};
+}
+
+bool same_file_name(std::string_view a, std::string_view b) {
+    // "-" is standard output, and "./-" the file named "-".
+    if (a == standard_output_path || b == standard_output_path) return a == b;
+    return std::filesystem::path(a).lexically_normal() == std::filesystem::path(b).lexically_normal();
 }
 
 std::string per_feed_path(const std::string& dir, std::string_view feed, Format format) {

@@ -85,4 +85,8 @@ std::string rotated_name(const std::string& path, std::chrono::system_clock::tim
 // "127.0.0.1:9000/trades" is "127.0.0.1_9000_trades.jsonl".
 std::string per_feed_path(const std::string& dir, std::string_view feed, Format format);
 
+// Whether two output file names name one file as they are written: "f",
+// "./f" and "d/../f" do. Links are not followed (docs/cli.md).
+bool same_file_name(std::string_view a, std::string_view b);
+
 }  // namespace wsgather

@@ -431,6 +431,12 @@ class Misuse(OutputFileTest):
              f"wsgather: output file '{path}' given twice for --output: its lines would be written twice"),
             (["-o", "-", "-o", "-", url],
              "wsgather: output file '-' given twice for --output: its lines would be written twice"),
+            (["-o", path, "-o", os.path.join(self.tmp, ".", "sub", "..", "out.jsonl"), url],
+             f"wsgather: output file '{self.tmp}/./sub/../out.jsonl' given twice for --output (as '{path}'): "
+             "its lines would be written twice"),
+            (["-o", os.path.join(directory, "f.jsonl"), "--output-per-feed", directory + "/", "f=" + url],
+             f"wsgather: output file '{directory}/f.jsonl' is also feed 'f''s file (--output-per-feed): "
+             "its lines would be written twice"),
             (["--output-per-feed", directory, "a/b=" + url, "a_b=" + url],
              f"wsgather: feeds 'a/b' and 'a_b' would both write to '{directory}/a_b.jsonl' (--output-per-feed): "
              "give them other names"),

@@ -183,6 +183,16 @@ TEST_CASE("a feed's own file name keeps only safe characters") {
     CHECK(per_feed_path("out", "..", Format::jsonl) == "out/_...jsonl");
 }
 
+TEST_CASE("two output file names name one file when they differ only by '.', '..' or doubled '/'") {
+    CHECK(same_file_name("f", "./f"));
+    CHECK(same_file_name("d/../f", "f"));
+    CHECK(same_file_name("out//a.jsonl", "out/a.jsonl"));
+    CHECK(same_file_name("-", "-"));
+    CHECK_FALSE(same_file_name("f", "g"));
+    CHECK_FALSE(same_file_name("d/f", "f"));
+    CHECK_FALSE(same_file_name("-", "./-"));
+}
+
 TEST_CASE("sink rotation by size cuts between lines, a long line alone in its file") {
     char pattern[] = "/tmp/wsgather-unit-rotate-XXXXXX";
     REQUIRE(::mkdtemp(pattern) != nullptr);
