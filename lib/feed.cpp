@@ -245,14 +245,12 @@ Message Feed::event_message(std::string_view data, std::chrono::system_clock::ti
 }
 
 bool Feed::offer(const Message& message) {
-    if (lines_.try_send(message)) return true;
-    switch (overflow_) {
-    case Overflow::block: return false;
-    case Overflow::drop_oldest:
-        if (lines_.send_dropping_oldest(message)) return true;
-        break;  // the channel holds only events: this message is the one dropped
-    case Overflow::drop_newest: break;
-    }
+    // send_dropping_oldest tries for room first: one lock either way. It
+    // fails only when the channel holds events alone; then this message is
+    // the one dropped.
+    bool queued = overflow_ == Overflow::drop_oldest ? lines_.send_dropping_oldest(message) : lines_.try_send(message);
+    if (queued) return true;
+    if (overflow_ == Overflow::block) return false;
     counters_.count_drop();
     return true;
 }

@@ -5,8 +5,6 @@
 #include <fmt/format.h>
 
 #include <string_view>
-
-
 #include <sys/ioctl.h>
 #include <unistd.h>
 
