@@ -55,6 +55,7 @@ LINE_KEYS = ["feed", "seq", "conn", "ts", "type", "data"]
 EVENT_KEYS = ["feed", "conn", "ts", "type", "data"]
 LOG_LINE_RE = re.compile(r"^\[\S+\] \S")
 STATS_LINE_RE = re.compile(r'^\{"type":"(stats|summary)",')
+COUNTER_KEYS = ["messages", "bytes", "reconnects", "drops", "last_message_age_ms"]
 
 
 class HarnessError(AssertionError):
@@ -463,6 +464,16 @@ class IntegrationTest(unittest.TestCase):
         for line in run.err_lines:
             if not (line.startswith("wsgather: ") or LOG_LINE_RE.match(line) or STATS_LINE_RE.match(line)):
                 self.fail(f"stray stderr line {line!r}" + run.describe())
+
+    def counter_lines(self, err_lines):
+        """The --stats and summary lines among stderr lines, parsed, each
+        checked for its keys in order."""
+        lines = [json.loads(line) for line in err_lines if STATS_LINE_RE.match(line)]
+        for line in lines:
+            self.assertEqual(list(line.keys()), ["type", "ts", "queue", "feeds"], line)
+            for counters in line["feeds"].values():
+                self.assertEqual(list(counters.keys()), COUNTER_KEYS, line)
+        return lines
 
     def check_shape(self, line):
         """Checks one parsed output line's keys, their order and their types."""

@@ -6,7 +6,7 @@ import json
 import os
 import unittest
 
-from harness import IntegrationTest, STATS_LINE_RE
+from harness import IntegrationTest
 
 N = 3000
 SIZE = 200
@@ -35,7 +35,7 @@ class DropPolicies(IntegrationTest):
             err.wait_for(r'"f":\{"messages":%d,' % N)
             data = output.read()
         self.assertEqual(self.wait_exit(proc), 0, "\n".join(err.lines))
-        summary = json.loads([line for line in err.wait_eof() if STATS_LINE_RE.match(line)][-1])
+        summary = self.counter_lines(err.wait_eof())[-1]
         self.assertEqual(summary["type"], "summary")
         return self.lines_of(data), summary["feeds"]["f"]
 
@@ -86,7 +86,7 @@ class DropPolicies(IntegrationTest):
         run = self.run_wsgather("--no-reconnect", "--buffer", "1", "--stats", "1h", "f=" + server.url("/count?n=500"))
         self.assertStatus(run, 0)
         self.assertEqual(len(self.lines_of(run)), 500)
-        summary = json.loads([line for line in run.err_lines if STATS_LINE_RE.match(line)][-1])
+        summary = self.counter_lines(run.err_lines)[-1]
         self.assertEqual(summary["feeds"]["f"], summary["feeds"]["f"] | {"messages": 500, "drops": 0})
 
     def test_a_policy_from_the_config_file(self):
