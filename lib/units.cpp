@@ -32,7 +32,15 @@ bool split_number(std::string_view text, double& number, std::string_view& unit)
         ++end;
     }
     if (!digits) return false;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + end, number);
+    std::string_view digits_text = text.substr(0, end);
+    auto [ptr, ec] = std::from_chars(digits_text.data(), digits_text.data() + end, number);
+    // Out of range with no digit but 0 before the point: a fraction too
+    // small for a double (0.000...1), which is 0 here, not an error.
+    if (ec == std::errc::result_out_of_range && ptr == digits_text.data() + end &&
+        digits_text.substr(0, digits_text.find('.')).find_first_not_of('0') == std::string_view::npos) {
+        number = 0;
+        ec = std::errc{};
+    }
     if (ec != std::errc{} || ptr != text.data() + end || !std::isfinite(number)) return false;
     unit = text.substr(end);
     return true;

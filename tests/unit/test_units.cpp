@@ -29,6 +29,13 @@ TEST_CASE("duration accepts milliseconds, seconds, minutes and hours") {
     CHECK(parse_duration("0ms") == Duration(0));
 }
 
+TEST_CASE("a fraction too small for a double is 0, and a number too large for one is refused") {
+    std::string tiny = "0." + std::string(400, '0') + "36079143";  // found by fuzz_units
+    CHECK(parse_duration(tiny + "h") == Duration(0));
+    CHECK(parse_size(tiny + "KiB") == std::size_t{0});
+    CHECK_FALSE(parse_duration("1" + std::string(400, '0') + "ms"));
+}
+
 TEST_CASE("duration reads a plain number as seconds, fractions included") {
     CHECK(parse_duration("1") == Duration(1000));
     CHECK(parse_duration("1.5") == Duration(1500));
